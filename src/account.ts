@@ -1,0 +1,41 @@
+/**
+ * The supervisor's ACME account (RFC 8555 §7.3): loaded from the store, or made once (EC P-256 key,
+ * stored 0600) and registered, in the main thread, before any agent starts, so N agents never race to
+ * create N accounts. newAccount on a known key answers 200 with the same account (§7.3.1).
+ */
+import { createPublicKey } from 'node:crypto';
+import { AcmeClient } from './acme/client.js';
+import { toAccountKey } from './acme/jws.js';
+import type { HttpTransport } from './acme/transport.js';
+import type { Directory } from './acme/types.js';
+import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from './crypto/keys.js';
+import type { CertStore } from './store/cert-store.js';
+
+export interface ResolvedAccount {
+  keyPem: string;
+  url: string;
+  /** True when the key was made in this call. */
+  created: boolean;
+}
+
+export async function resolveAccount(opts: {
+  store: CertStore;
+  directoryUrl: string;
+  directory: Directory;
+  transport: HttpTransport;
+  contact: string[];
+}): Promise<ResolvedAccount> {
+  const stored = await opts.store.loadAccount(opts.directoryUrl);
+  const keyPem = stored?.keyPem ?? (await generateKeyPair('ec256')).privateKeyPem;
+  if (!stored) await opts.store.saveAccount(opts.directoryUrl, { keyPem });
+  const privateKey = loadPrivateKey(keyPem);
+  const client = new AcmeClient({
+    directory: opts.directory,
+    transport: opts.transport,
+    accountKey: await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey)),
+  });
+  // Also for a stored key: confirms the account still exists and refreshes its URL (200 on a known key).
+  const account = await client.newAccount({ termsOfServiceAgreed: true, contact: opts.contact });
+  if (stored?.url !== account.url) await opts.store.saveAccount(opts.directoryUrl, { keyPem, url: account.url });
+  return { keyPem, url: account.url, created: !stored };
+}

@@ -1,0 +1,253 @@
+/**
+ * AcmeClient: one method per RFC 8555 resource, over one transport and one account key. It signs every
+ * request (§6.2), threads nonces (§7.2), retries `badNonce` with the fresh nonce the error carries (§6.5),
+ * waits out short `Retry-After`s on 429/503 (§6.6), and decodes problems into typed errors tagged with the
+ * step. It does not run the order flow (see flow.ts) and knows nothing of threads.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortedError, ErrorCode, ProtocolError, type AcmeStep } from '../errors.js';
+import { signJws, type AccountKey } from './jws.js';
+import { NoncePool } from './nonce-pool.js';
+import { parseProblem, problemError, shortProblemType } from './problem.js';
+import { parseRetryAfter } from './retry-after.js';
+import type { HttpResponse, HttpTransport } from './transport.js';
+import type { Account, Authorization, Directory, Identifier, Order } from './types.js';
+
+export interface AcmeClientOptions {
+  directory: Directory;
+  transport: HttpTransport;
+  accountKey: AccountKey;
+  /** The account URL (`kid`); set after newAccount, or given when the account is already known. */
+  accountUrl?: string | undefined;
+  /** §6.5: how many times a `badNonce` is retried with a fresh nonce before giving up. */
+  maxBadNonceRetries?: number;
+  /** 429/503 whose Retry-After is at most this long are waited out and retried (re-signed). */
+  maxInlineRetryAfterMs?: number;
+  /** How many such 429/503 retries per request. */
+  maxRetryAfterRetries?: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface CertificateDownload {
+  pem: string;
+  /** §7.4.2: `Link: <url>;rel="alternate"` chains offered by the CA. */
+  alternates: string[];
+}
+
+/** `Link` header values with the given relation (RFC 8288), e.g. `up`, `alternate`, `index`. */
+export function linksWithRel(res: HttpResponse, rel: string): string[] {
+  const raw = res.headers.link;
+  const values = Array.isArray(raw) ? raw : raw ? raw.split(/,(?=\s*<)/) : [];
+  const out: string[] = [];
+  for (const v of values) {
+    const m = /^\s*<([^>]+)>\s*;(.*)$/.exec(v);
+    if (m && new RegExp(`rel="?${rel}"?(\\s|;|$)`).test(m[2] ?? '')) out.push(m[1]!);
+  }
+  return out;
+}
+
+export class AcmeClient {
+  readonly directory: Directory;
+  readonly #transport: HttpTransport;
+  readonly #nonces: NoncePool;
+  readonly #key: AccountKey;
+  #accountUrl: string | undefined;
+  readonly #maxBadNonce: number;
+  readonly #maxInlineWait: number;
+  readonly #maxRetryAfterRetries: number;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(opts: AcmeClientOptions) {
+    this.directory = opts.directory;
+    this.#transport = opts.transport;
+    this.#nonces = new NoncePool(opts.transport, opts.directory.newNonce);
+    this.#key = opts.accountKey;
+    this.#accountUrl = opts.accountUrl;
+    this.#maxBadNonce = opts.maxBadNonceRetries ?? 5;
+    this.#maxInlineWait = opts.maxInlineRetryAfterMs ?? 60_000;
+    this.#maxRetryAfterRetries = opts.maxRetryAfterRetries ?? 3;
+    this.#signal = opts.signal;
+  }
+
+  get accountUrl(): string | undefined {
+    return this.#accountUrl;
+  }
+
+  get accountKey(): AccountKey {
+    return this.#key;
+  }
+
+  /** Requests sent so far over this client's transport. */
+  get requestCount(): number {
+    return this.#transport.requestCount;
+  }
+
+  #checkAborted(step: AcmeStep): void {
+    if (this.#signal?.aborted) throw new AbortedError(ErrorCode.aborted, `stopped during ${step}`, { step });
+  }
+
+  /**
+   * A signed POST (§6.2), or a POST-as-GET when `payload === ''` (§6.3). Uses `kid` once the account is
+   * known, else `jwk` (§6.2: newAccount and revocation by certificate key).
+   */
+  async post(url: string, payload: unknown | '', step: AcmeStep, opts: { useJwk?: boolean; accept?: string } = {}): Promise<HttpResponse> {
+    let badNonces = 0;
+    let waits = 0;
+    for (;;) {
+      this.#checkAborted(step);
+      const nonce = await this.#nonces.take();
+      const kid = opts.useJwk ? undefined : this.#accountUrl;
+      const jws = await signJws({ key: this.#key, url, nonce, kid, payload });
+      const headers: Record<string, string> = { 'content-type': 'application/jose+json' };
+      if (opts.accept) headers.accept = opts.accept;
+      const res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step });
+      this.#nonces.harvest(res);
+      if (res.status < 400) return res;
+      const problem = parseProblem(res.body, res.status) ?? {
+        type: res.status >= 500 ? 'urn:ietf:params:acme:error:serverInternal' : 'urn:ietf:params:acme:error:malformed',
+        status: res.status,
+        detail: `HTTP ${res.status} with no problem document`,
+      };
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+      // RFC 8555 §6.5: "the client SHOULD retry the request using the new nonce" carried by the error.
+      if (shortProblemType(problem.type) === 'badNonce' && badNonces < this.#maxBadNonce) {
+        badNonces += 1;
+        continue;
+      }
+      // §6.6 / RFC 9110: a short Retry-After on 429/503 is waited out here; longer ones go to the caller.
+      if ((res.status === 429 || res.status === 503) && retryAfterMs !== undefined && retryAfterMs <= this.#maxInlineWait && waits < this.#maxRetryAfterRetries) {
+        waits += 1;
+        await this.#wait(retryAfterMs, step);
+        continue;
+      }
+      throw problemError(problem, step, retryAfterMs);
+    }
+  }
+
+  async #wait(ms: number, step: AcmeStep): Promise<void> {
+    try {
+      await sleep(ms, undefined, this.#signal ? { signal: this.#signal } : {});
+    } catch {
+      throw new AbortedError(ErrorCode.aborted, `stopped during ${step}`, { step });
+    }
+  }
+
+  /** Polling delay helper honouring the abort signal (used by the flow). */
+  wait(ms: number, step: AcmeStep): Promise<void> {
+    return this.#wait(ms, step);
+  }
+
+  #json<T>(res: HttpResponse, step: AcmeStep): T {
+    try {
+      const v = JSON.parse(res.body.toString('utf8')) as unknown;
+      if (typeof v !== 'object' || v === null) throw new Error('not an object');
+      return v as T;
+    } catch (cause) {
+      throw new ProtocolError(ErrorCode.protocol, `malformed JSON from the ACME server at ${step} (HTTP ${res.status})`, {
+        step,
+        cause,
+        data: { status: res.status },
+      });
+    }
+  }
+
+  #location(res: HttpResponse, step: AcmeStep): string {
+    const loc = res.headers.location;
+    if (typeof loc !== 'string' || loc === '') {
+      throw new ProtocolError(ErrorCode.protocol, `no Location header at ${step} (HTTP ${res.status})`, { step });
+    }
+    return loc;
+  }
+
+  #expectStatus(res: HttpResponse, ok: number[], step: AcmeStep): void {
+    if (!ok.includes(res.status)) {
+      throw new ProtocolError(ErrorCode.protocol, `unexpected HTTP ${res.status} at ${step}, expected ${ok.join(' or ')}`, {
+        step,
+        data: { status: res.status },
+      });
+    }
+  }
+
+  /**
+   * §7.3 newAccount. 201 creates, 200 returns the account already bound to this key (§7.3.1). The account
+   * URL becomes the `kid` of every later request.
+   */
+  async newAccount(req: { contact?: string[]; termsOfServiceAgreed?: boolean; onlyReturnExisting?: boolean; externalAccountBinding?: unknown }): Promise<Account> {
+    const res = await this.post(this.directory.newAccount, req, 'newAccount', { useJwk: true });
+    this.#expectStatus(res, [200, 201], 'newAccount');
+    const url = this.#location(res, 'newAccount');
+    const body = this.#json<Omit<Account, 'url'>>(res, 'newAccount');
+    this.#accountUrl = url;
+    return { ...body, url };
+  }
+
+  /** §7.4 newOrder: 201 with the order's Location. */
+  async newOrder(identifiers: Identifier[], extra: { notBefore?: string; notAfter?: string } = {}): Promise<Order> {
+    const res = await this.post(this.directory.newOrder, { identifiers, ...extra }, 'newOrder');
+    this.#expectStatus(res, [201], 'newOrder');
+    return this.#order(res, this.#location(res, 'newOrder'), 'newOrder');
+  }
+
+  #order(res: HttpResponse, url: string, step: AcmeStep): Order {
+    const o = this.#json<Omit<Order, 'url'>>(res, step);
+    if (typeof o.status !== 'string' || !Array.isArray(o.authorizations) || typeof o.finalize !== 'string') {
+      throw new ProtocolError(ErrorCode.protocol, `order object without status, authorizations or finalize at ${step}`, { step });
+    }
+    return { ...o, url };
+  }
+
+  /** POST-as-GET an order (§7.1.3), to poll or resume it, with the response's Retry-After (§7.4). */
+  async pollOrder(url: string): Promise<{ order: Order; retryAfterMs: number | undefined }> {
+    const res = await this.post(url, '', 'order');
+    this.#expectStatus(res, [200], 'order');
+    return { order: this.#order(res, url, 'order'), retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+  }
+
+  async getOrder(url: string): Promise<Order> {
+    return (await this.pollOrder(url)).order;
+  }
+
+  /** POST-as-GET an authorization (§7.5), with the response's Retry-After. */
+  async pollAuthorization(url: string): Promise<{ authorization: Authorization; retryAfterMs: number | undefined }> {
+    const res = await this.post(url, '', 'authorization');
+    this.#expectStatus(res, [200], 'authorization');
+    const a = this.#json<Omit<Authorization, 'url'>>(res, 'authorization');
+    if (typeof a.status !== 'string' || !Array.isArray(a.challenges) || typeof a.identifier !== 'object') {
+      throw new ProtocolError(ErrorCode.protocol, 'authorization object without status, identifier or challenges', { step: 'authorization' });
+    }
+    return { authorization: { ...a, url }, retryAfterMs: parseRetryAfter(res.headers['retry-after']) };
+  }
+
+  async getAuthorization(url: string): Promise<Authorization> {
+    return (await this.pollAuthorization(url)).authorization;
+  }
+
+  /** §7.5.1: POST `{}` to the challenge URL tells the CA to validate. */
+  async respondChallenge(url: string): Promise<void> {
+    const res = await this.post(url, {}, 'challenge');
+    this.#expectStatus(res, [200], 'challenge');
+  }
+
+  /** §7.5.2: deactivate an authorization that will not be completed. */
+  async deactivateAuthorization(url: string): Promise<void> {
+    await this.post(url, { status: 'deactivated' }, 'authorization');
+  }
+
+  /** §7.4 finalize with the CSR's DER, base64url. Answers the order (Pebble: `processing`). */
+  async finalize(order: Order, csrDer: Uint8Array): Promise<Order> {
+    const res = await this.post(order.finalize, { csr: Buffer.from(csrDer).toString('base64url') }, 'finalize');
+    this.#expectStatus(res, [200], 'finalize');
+    return this.#order(res, order.url, 'finalize');
+  }
+
+  /** §7.4.2: download the PEM chain, with the alternate chains the CA offers. */
+  async downloadCertificate(url: string): Promise<CertificateDownload> {
+    const res = await this.post(url, '', 'download', { accept: 'application/pem-certificate-chain' });
+    this.#expectStatus(res, [200], 'download');
+    const pem = res.body.toString('utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ProtocolError(ErrorCode.protocol, 'certificate download is not a PEM chain', { step: 'download' });
+    }
+    return { pem, alternates: linksWithRel(res, 'alternate') };
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Fetching and checking the ACME directory (RFC 8555 §7.1.1). Unknown fields and a missing `meta` are
+ * fine; a directory without newNonce/newAccount/newOrder is a ProtocolError.
+ */
+import { ErrorCode, ProtocolError } from '../errors.js';
+import type { HttpTransport } from './transport.js';
+import type { Directory } from './types.js';
+
+export async function fetchDirectory(transport: HttpTransport, url: string): Promise<Directory> {
+  const res = await transport.request({ method: 'GET', url, step: 'directory' });
+  if (res.status !== 200) {
+    throw new ProtocolError(ErrorCode.protocol, `directory ${url} answered HTTP ${res.status}`, { step: 'directory', data: { status: res.status } });
+  }
+  let d: Record<string, unknown>;
+  try {
+    d = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new ProtocolError(ErrorCode.protocol, `directory ${url} is not JSON`, { step: 'directory', cause });
+  }
+  for (const k of ['newNonce', 'newAccount', 'newOrder'] as const) {
+    if (typeof d?.[k] !== 'string') {
+      throw new ProtocolError(ErrorCode.protocol, `directory ${url} has no ${k} URL`, { step: 'directory' });
+    }
+  }
+  return d as unknown as Directory;
+}

@@ -1,0 +1,227 @@
+/**
+ * The order flow (RFC 8555 §7.4-§7.4.2) as one async function with named steps: order → authorizations
+ * → http-01 challenges → finalize → download. It runs inside an agent's worker thread but knows nothing of
+ * threads: challenge publishing, progress and checkpoints are hooks. It can resume an existing order.
+ */
+import { isIP } from 'node:net';
+import { ChallengeFailedError, ErrorCode, LeecError, ProtocolError } from '../errors.js';
+import { createCsr } from '../crypto/csr.js';
+import { splitPemChain, describeCertificate } from '../crypto/certificate.js';
+import { generateKeyPair, loadPrivateKey } from '../crypto/keys.js';
+import type { KeyType } from '../crypto/key-type.js';
+import type { AcmeClient } from './client.js';
+import { keyAuthorization } from './jws.js';
+import { DEFAULT_POLL, pollUntil, type PollOptions } from './poll.js';
+import { challengeFailedError } from './problem.js';
+import type { Authorization, Identifier, Order } from './types.js';
+
+/**
+ * LEEC's agent states: idle (started), pending (order placed, challenges under way), valid (every
+ * authorization valid), finalize (CSR sent), then done or invalid.
+ */
+export type AgentState = 'idle' | 'pending' | 'valid' | 'finalize' | 'done' | 'invalid';
+
+export interface Http01Challenge {
+  host: string;
+  token: string;
+  keyAuthorization: string;
+}
+
+export interface FlowHooks {
+  /** Publish the token; MUST resolve only once the responder serves it (it is called before the POST). */
+  presentHttp01(c: Http01Challenge): Promise<void>;
+  /** Withdraw the token; MUST NOT require present to have succeeded. */
+  cleanupHttp01(c: { host: string; token: string }): Promise<void>;
+  progress(state: AgentState, detail?: { orderUrl?: string }): void;
+  /** Persist what a restarted agent needs to resume: the order URL, then the certificate key. */
+  checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
+}
+
+export interface ObtainRequest {
+  names: string[];
+  keyType: KeyType;
+  /** Resume this order instead of creating one (after a crash). */
+  resumeOrderUrl?: string | undefined;
+  /** The certificate key saved at an earlier checkpoint of the resumed order. */
+  resumeKeyPem?: string | undefined;
+  poll?: Partial<PollOptions> | undefined;
+}
+
+export interface IssuedCertificate {
+  names: string[];
+  keyType: KeyType;
+  keyPem: string;
+  csrPem: string;
+  certPem: string;
+  chainPem: string;
+  fullchainPem: string;
+  notBefore: string;
+  notAfter: string;
+  orderUrl: string;
+  /** Challenges answered (authorizations that were already valid are skipped). */
+  challengesAnswered: number;
+  /** ACME requests this order cost. */
+  requests: number;
+  timings: { keygenMs: number; totalMs: number };
+}
+
+/** §9.7.7 / RFC 8738: an IP literal is an `ip` identifier, anything else `dns`. */
+export function toIdentifier(name: string): Identifier {
+  return isIP(name) ? { type: 'ip', value: name } : { type: 'dns', value: name };
+}
+
+function orderFailed(order: Order, step: 'newOrder' | 'order' | 'finalize'): LeecError {
+  const problem = typeof order.error === 'object' && order.error !== null ? (order.error as { type: string; detail?: string }) : undefined;
+  return new LeecError(ErrorCode.orderInvalid, `order ${order.url} is ${order.status}${problem?.detail ? `: ${problem.detail}` : ''}`, {
+    step,
+    ...(problem ? { problem } : {}),
+    data: { orderUrl: order.url, status: order.status },
+  });
+}
+
+/** Obtains one certificate. Throws typed errors; always withdraws the tokens it published. */
+export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, hooks: FlowHooks): Promise<IssuedCertificate> {
+  const started = Date.now();
+  const requestsAtStart = client.requestCount;
+  const poll: PollOptions = { ...DEFAULT_POLL, ...req.poll };
+  const wait = (step: 'order' | 'authorization') => (ms: number) => client.wait(ms, step);
+  hooks.progress('idle');
+
+  // The key is generated while the order is placed and validated (native async crypto, off the loop).
+  let keygenMs = 0;
+  const keyPromise = req.resumeKeyPem
+    ? Promise.resolve(req.resumeKeyPem)
+    : generateKeyPair(req.keyType).then((k) => {
+        keygenMs = Date.now() - started;
+        return k.privateKeyPem;
+      });
+  keyPromise.catch(() => undefined); // observed below; avoid an unhandled rejection if the order fails first
+
+  let order = await resumeOrCreate(client, req);
+  await hooks.checkpoint({ orderUrl: order.url });
+  hooks.progress('pending', { orderUrl: order.url });
+
+  let challengesAnswered = 0;
+  if (order.status === 'pending') {
+    const thumbprintJwk = client.accountKey.jwk;
+    // All authorizations of the order are worked at once (§7.5).
+    const answered = await Promise.all(
+      order.authorizations.map((url) => completeAuthorization(client, url, thumbprintJwk, hooks, poll)),
+    );
+    challengesAnswered = answered.filter(Boolean).length;
+    order = await pollUntil('order', `order ${order.url}`, async () => {
+      const r = await client.pollOrder(order.url);
+      return { value: r.order, retryAfterMs: r.retryAfterMs };
+    }, (o) => o.status !== 'pending', wait('order'), poll);
+  }
+  if (order.status === 'invalid') throw orderFailed(order, 'order');
+  hooks.progress('valid', { orderUrl: order.url });
+
+  const keyPem = await keyPromise;
+  const csr = createCsr({ privateKey: loadPrivateKey(keyPem), names: req.names });
+  if (order.status === 'ready') {
+    await hooks.checkpoint({ orderUrl: order.url, keyPem });
+    hooks.progress('finalize', { orderUrl: order.url });
+    order = await client.finalize(order, csr.der);
+  } else {
+    hooks.progress('finalize', { orderUrl: order.url });
+  }
+  order = await pollUntil('order', `order ${order.url}`, async () => {
+    const r = await client.pollOrder(order.url);
+    return { value: r.order, retryAfterMs: r.retryAfterMs };
+  }, (o) => o.status === 'valid' || o.status === 'invalid', wait('order'), poll);
+  if (order.status === 'invalid') throw orderFailed(order, 'finalize');
+  if (!order.certificate) throw new ProtocolError(ErrorCode.protocol, `valid order ${order.url} has no certificate URL`, { step: 'order' });
+
+  const download = await client.downloadCertificate(order.certificate);
+  const pems = splitPemChain(download.pem);
+  const leaf = pems[0]!;
+  const info = describeCertificate(leaf);
+  hooks.progress('done', { orderUrl: order.url });
+  return {
+    names: req.names,
+    keyType: req.keyType,
+    keyPem,
+    csrPem: csr.pem,
+    certPem: leaf,
+    chainPem: pems.slice(1).join(''),
+    fullchainPem: pems.join(''),
+    notBefore: info.notBefore.toISOString(),
+    notAfter: info.notAfter.toISOString(),
+    orderUrl: order.url,
+    challengesAnswered,
+    requests: client.requestCount - requestsAtStart,
+    timings: { keygenMs, totalMs: Date.now() - started },
+  };
+}
+
+/** A resumable order is one still on its way; an invalid or expired one is replaced by a new order. */
+async function resumeOrCreate(client: AcmeClient, req: ObtainRequest): Promise<Order> {
+  if (req.resumeOrderUrl) {
+    try {
+      const o = await client.getOrder(req.resumeOrderUrl);
+      const expired = o.expires !== undefined && Date.parse(o.expires) <= Date.now();
+      if (o.status !== 'invalid' && !expired) return o;
+    } catch (e) {
+      // The order may have been purged by the CA: a 404 problem means we start afresh.
+      if (!(e instanceof LeecError) || e.problem === undefined) throw e;
+    }
+  }
+  const order = await client.newOrder(req.names.map(toIdentifier));
+  if (order.status === 'invalid') throw orderFailed(order, 'newOrder');
+  return order;
+}
+
+/**
+ * One authorization: skipped when already valid (§7.1.4, authorization reuse); otherwise the http-01
+ * token is published first, then the challenge is answered, then the authorization polled until final.
+ * Returns whether a challenge was answered.
+ */
+async function completeAuthorization(
+  client: AcmeClient,
+  url: string,
+  jwk: Parameters<typeof keyAuthorization>[1],
+  hooks: FlowHooks,
+  poll: PollOptions,
+): Promise<boolean> {
+  const authz = await client.getAuthorization(url);
+  if (authz.status === 'valid') return false;
+  if (authz.status !== 'pending') throw authorizationNotPending(authz);
+  const challenge = authz.challenges.find((c) => c.type === 'http-01');
+  if (!challenge) {
+    throw new ChallengeFailedError(ErrorCode.challengeFailed, `the CA offers no http-01 challenge for ${authz.identifier.value}`, {
+      step: 'authorization',
+      data: { identifier: authz.identifier.value, offered: authz.challenges.map((c) => c.type) },
+    });
+  }
+  const host = authz.identifier.value;
+  const token = challenge.token;
+  let answered = false;
+  try {
+    await hooks.presentHttp01({ host, token, keyAuthorization: await keyAuthorization(token, jwk) });
+    if (challenge.status === 'pending') {
+      await client.respondChallenge(challenge.url);
+      answered = true;
+    }
+    const final = await pollUntil('authorization', `authorization of ${host}`, async () => {
+      const r = await client.pollAuthorization(url);
+      return { value: r.authorization, retryAfterMs: r.retryAfterMs };
+    }, (a) => a.status !== 'pending', (ms) => client.wait(ms, 'authorization'), poll);
+    if (final.status === 'valid') return answered;
+    if (final.status === 'invalid') {
+      const failed = final.challenges.find((c) => c.type === 'http-01');
+      throw challengeFailedError(host, 'http-01', failed?.error);
+    }
+    throw authorizationNotPending(final);
+  } finally {
+    await hooks.cleanupHttp01({ host, token }).catch(() => undefined);
+  }
+}
+
+function authorizationNotPending(a: Authorization): LeecError {
+  // LEEC crashed on deactivated/expired/revoked (semantics §1.10); leec reports them as typed errors.
+  return new ChallengeFailedError(ErrorCode.challengeFailed, `authorization of ${a.identifier.value} is ${a.status}`, {
+    step: 'authorization',
+    data: { identifier: a.identifier.value, status: a.status },
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Anti-replay nonces (RFC 8555 §7.2): harvested from the `Replay-Nonce` header of every response, and
+ * fetched with HEAD newNonce only when none is at hand. Per client instance; no module state.
+ */
+import { ErrorCode, ProtocolError } from '../errors.js';
+import type { HttpResponse, HttpTransport } from './transport.js';
+
+/** §6.5.1: the nonce is base64url. */
+const NONCE_SYNTAX = /^[A-Za-z0-9_-]+$/;
+/** Nonces expire at the CA; a few kept are plenty for one agent. */
+const MAX_KEPT = 8;
+
+export class NoncePool {
+  readonly #nonces: string[] = [];
+  readonly #transport: HttpTransport;
+  readonly #newNonceUrl: string;
+
+  constructor(transport: HttpTransport, newNonceUrl: string) {
+    this.#transport = transport;
+    this.#newNonceUrl = newNonceUrl;
+  }
+
+  /** Keeps the response's Replay-Nonce, if it is well-formed. */
+  harvest(res: HttpResponse): void {
+    const n = res.headers['replay-nonce'];
+    if (typeof n === 'string' && NONCE_SYNTAX.test(n)) {
+      this.#nonces.push(n);
+      if (this.#nonces.length > MAX_KEPT) this.#nonces.shift();
+    }
+  }
+
+  get size(): number {
+    return this.#nonces.length;
+  }
+
+  /** The freshest kept nonce, or one from HEAD newNonce (§7.2). */
+  async take(): Promise<string> {
+    const kept = this.#nonces.pop();
+    if (kept !== undefined) return kept;
+    const res = await this.#transport.request({ method: 'HEAD', url: this.#newNonceUrl, step: 'newNonce' });
+    const n = res.headers['replay-nonce'];
+    if (typeof n !== 'string' || !NONCE_SYNTAX.test(n)) {
+      throw new ProtocolError(ErrorCode.protocol, `newNonce answered ${res.status} without a valid Replay-Nonce`, {
+        step: 'newNonce',
+        data: { status: res.status },
+      });
+    }
+    return n;
+  }
+}

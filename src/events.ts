@@ -1,0 +1,22 @@
+/**
+ * The supervisor's typed event surface (eventemitter3). Each event is a plain object so it can be logged
+ * or forwarded as JSON. Never carries private keys or key authorizations.
+ */
+import type { AgentState } from './acme/flow.js';
+import type { LeecError } from './errors.js';
+import type { CertificateResult } from './certificate-result.js';
+
+export interface SupervisorEvents {
+  /** An agent moved to a new LEEC state (idle, pending, valid, finalize, done, invalid). */
+  state: (e: { domain: string; state: AgentState; incarnation: number; orderUrl?: string | undefined }) => void;
+  /** A certificate was obtained, stored, and is now served by the SNI callback. */
+  certificate: (e: CertificateResult) => void;
+  /** A job failed for good (after any restarts). */
+  failure: (e: { domain: string; error: LeecError }) => void;
+  /** An agent's thread died and the agent is started again, resuming its order. */
+  'agent:restart': (e: { domain: string; incarnation: number; error: LeecError }) => void;
+  /** A token was published to the responder (before the challenge is answered). */
+  'challenge:presented': (e: { domain: string; host: string; token: string }) => void;
+  /** The responder answered the CA's validation request for a token. */
+  'challenge:served': (e: { host: string; token: string }) => void;
+}

@@ -1,0 +1,145 @@
+/**
+ * Free loopback port allocation for test fixtures (Pebble, challtestsrv, responders): ask the kernel
+ * for port 0 and read what it chose. It is not a reservation: another process may still take the port
+ * before the caller binds it, so callers that can retry on EADDRINUSE should.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+/** Options for {@link freePort} and {@link freePorts}. */
+export interface FreePortOptions {
+  /** Also check that a UDP socket can bind the same port (for DNS servers, which listen on both). */
+  udp?: boolean;
+}
+
+/**
+ * Ports handed out recently by this process. The kernel may give a port back as soon as its probe
+ * socket closes; remembering them keeps two fixtures started at once in one process from being given
+ * the same port before either has bound it.
+ */
+const recentlyGiven = new Map<number, number>();
+const RECENT_MS = 60_000;
+
+function isRecent(port: number): boolean {
+  const at = recentlyGiven.get(port);
+  if (at === undefined) return false;
+  if (Date.now() - at > RECENT_MS) {
+    recentlyGiven.delete(port);
+    return false;
+  }
+  return true;
+}
+
+function remember(port: number): void {
+  recentlyGiven.set(port, Date.now());
+  if (recentlyGiven.size > 4096) {
+    const now = Date.now();
+    for (const [p, at] of recentlyGiven) if (now - at > RECENT_MS) recentlyGiven.delete(p);
+  }
+}
+
+function listenTcp(host: string, port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen({ host, port, exclusive: true }, () => {
+      srv.off('error', reject);
+      resolve(srv);
+    });
+  });
+}
+
+function bindUdp(host: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    sock.unref();
+    sock.once('error', (err) => {
+      sock.close();
+      reject(err);
+    });
+    sock.bind({ address: host, port, exclusive: true }, () => {
+      sock.removeAllListeners('error');
+      resolve(sock);
+    });
+  });
+}
+
+function closeTcp(srv: net.Server): Promise<void> {
+  return new Promise((resolve) => srv.close(() => resolve()));
+}
+
+function closeUdp(sock: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => sock.close(() => resolve()));
+}
+
+interface Held {
+  port: number;
+  release(): Promise<void>;
+}
+
+/** Holds one free port (TCP, plus UDP when asked) open until `release()`. */
+async function holdPort(host: string, opts: FreePortOptions, exclude: ReadonlySet<number>): Promise<Held> {
+  const rejected: net.Server[] = [];
+  try {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const srv = await listenTcp(host, 0);
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      if (port === 0 || exclude.has(port) || isRecent(port)) {
+        rejected.push(srv); // keep it open so the kernel gives another port next time
+        continue;
+      }
+      let udp: dgram.Socket | undefined;
+      if (opts.udp === true) {
+        try {
+          udp = await bindUdp(host, port);
+        } catch {
+          rejected.push(srv);
+          continue;
+        }
+      }
+      remember(port);
+      const u = udp;
+      return {
+        port,
+        release: async () => {
+          await closeTcp(srv);
+          if (u !== undefined) await closeUdp(u);
+        },
+      };
+    }
+    throw new Error(`no free port found on ${host} after 50 attempts`);
+  } finally {
+    await Promise.all(rejected.map(closeTcp));
+  }
+}
+
+/**
+ * Returns a port that was free on `host` a moment ago (TCP, and UDP too with `{ udp: true }`).
+ * @param host the address to probe; default 127.0.0.1.
+ */
+export async function freePort(host = '127.0.0.1', opts: FreePortOptions = {}): Promise<number> {
+  const held = await holdPort(host, opts, new Set());
+  await held.release();
+  return held.port;
+}
+
+/**
+ * Returns `n` distinct free ports on `host`. All probe sockets stay open until every port is
+ * allocated, so the kernel cannot hand the same port out twice.
+ */
+export async function freePorts(n: number, host = '127.0.0.1', opts: FreePortOptions = {}): Promise<number[]> {
+  const held: Held[] = [];
+  try {
+    const taken = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const h = await holdPort(host, opts, taken);
+      taken.add(h.port);
+      held.push(h);
+    }
+    return held.map((h) => h.port);
+  } finally {
+    await Promise.all(held.map((h) => h.release()));
+  }
+}

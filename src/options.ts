@@ -1,0 +1,149 @@
+/**
+ * Supervisor options: the one place where defaults live and where options are checked, before any
+ * network request. Produces FilledOptions; throws InvalidInputError with a stable code on bad input.
+ */
+import { ErrorCode, InvalidInputError } from './errors.js';
+import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from './crypto/key-type.js';
+import { silentLogger, type Logger } from './logger.js';
+
+/** How http-01 tokens reach the CA's validator (LEEC's interfacing modes). */
+export type Http01Mode =
+  /** The supervisor runs its own HTTP server (LEEC's standalone). */
+  | { mode: 'standalone'; port: number; host?: string }
+  /** Tokens are written under `<webroot>/.well-known/acme-challenge/` for another server (LEEC's webroot). */
+  | { mode: 'webroot'; webroot: string }
+  /** The embedding server routes requests to `supervisor.http01.handle` / `.middleware` (LEEC's slave). */
+  | { mode: 'embedded' };
+
+export interface SupervisorOptions {
+  /** The ACME directory URL, e.g. Let's Encrypt's `https://acme-v02.api.letsencrypt.org/directory`. */
+  directoryUrl: string;
+  /** PEM trust anchors for the ACME server's TLS certificate, for this supervisor only (never process-global). */
+  caBundle?: string;
+  /** Where keys, certificates and the account are stored. */
+  storeDir: string;
+  /** Default certificate key type. Default `rsa4096`, as LEEC. */
+  keyType?: KeyType;
+  /** Account contacts, e.g. `['mailto:admin@example.com']` (RFC 8555 §7.3). */
+  contact?: string[];
+  /** One shared account per supervisor (default), or a throwaway account per agent (LEEC's behaviour). */
+  accountMode?: 'shared' | 'throwaway';
+  /** How http-01 tokens are served. Default `embedded`: tokens are always held in memory for `http01.handle`. */
+  http01?: Http01Mode;
+  /** Agents (worker threads) running at once; the rest wait in the pool's queue. Default 8. */
+  maxConcurrentAgents?: number;
+  /** Restarts of an agent whose thread died, per job. Default 3. */
+  maxAgentRestarts?: number;
+  /** Per ACME HTTP request. Default 30 s. */
+  httpTimeoutMs?: number;
+  /** Waiting for an authorization or order to become final. Default 300 s. */
+  pollTimeoutMs?: number;
+  /** First poll interval when the CA sends no Retry-After. Default 250 ms. */
+  pollInitialMs?: number;
+  /** Accept an `http://` directory on a loopback address (test servers only). Default false. */
+  allowInsecureLoopback?: boolean;
+  logger?: Logger;
+}
+
+export interface FilledOptions {
+  directoryUrl: string;
+  caBundle: string | undefined;
+  storeDir: string;
+  keyType: KeyType;
+  contact: string[];
+  accountMode: 'shared' | 'throwaway';
+  http01: Http01Mode;
+  maxConcurrentAgents: number;
+  maxAgentRestarts: number;
+  httpTimeoutMs: number;
+  pollTimeoutMs: number;
+  pollInitialMs: number;
+  logger: Logger;
+}
+
+function bad(code: string, message: string, data: Record<string, unknown>): never {
+  throw new InvalidInputError(code, message, { step: 'input', data });
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** RFC 8555 §6.1: all ACME communication is over HTTPS. `http:` only on loopback, and only when asked. */
+export function checkDirectoryUrl(raw: unknown, allowInsecureLoopback = false): string {
+  if (typeof raw !== 'string' || raw === '') bad(ErrorCode.invalidDirectoryUrl, 'directoryUrl is required', { directoryUrl: raw });
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return bad(ErrorCode.invalidDirectoryUrl, `directoryUrl ${JSON.stringify(raw)} is not a URL`, { directoryUrl: raw });
+  }
+  if (url.protocol === 'https:') return url.href;
+  if (url.protocol === 'http:' && allowInsecureLoopback && LOOPBACK.has(url.hostname)) return url.href;
+  return bad(ErrorCode.invalidDirectoryUrl, `directoryUrl must be https:// (RFC 8555 §6.1), got ${url.protocol}//${url.host}`, { directoryUrl: raw });
+}
+
+export function checkKeyType(raw: unknown): KeyType {
+  if (!isKeyType(raw)) bad(ErrorCode.invalidKeyType, `unknown key type ${JSON.stringify(raw)}; use one of ${KEY_TYPES.join(', ')}`, { keyType: raw });
+  return raw;
+}
+
+function positiveInt(name: string, raw: unknown, dflt: number): number {
+  if (raw === undefined) return dflt;
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0) bad(ErrorCode.invalidOption, `${name} must be a whole number >= 0`, { [name]: raw });
+  return raw;
+}
+
+/** RFC 8555 §7.3: contacts are URLs; leec accepts `mailto:` only, as Let's Encrypt does. */
+function checkContact(raw: unknown): string[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) bad(ErrorCode.invalidOption, 'contact must be an array of mailto: URLs', { contact: raw });
+  return raw.map((c) => {
+    if (typeof c !== 'string' || !/^mailto:[^@\s,]+@[^@\s,]+\.[^@\s,]+$/.test(c)) {
+      bad(ErrorCode.invalidOption, `contact ${JSON.stringify(c)} is not a mailto: address`, { contact: c });
+    }
+    return c;
+  });
+}
+
+function checkHttp01(raw: unknown): Http01Mode {
+  if (raw === undefined) return { mode: 'embedded' };
+  const m = raw as Http01Mode;
+  if (m?.mode === 'embedded') return m;
+  if (m?.mode === 'standalone') {
+    if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) bad(ErrorCode.invalidOption, 'http01.port must be 0-65535', { port: m.port });
+    return m.host === undefined ? { mode: 'standalone', port: m.port } : { mode: 'standalone', port: m.port, host: m.host };
+  }
+  if (m?.mode === 'webroot') {
+    if (typeof m.webroot !== 'string' || m.webroot === '') bad(ErrorCode.invalidOption, 'http01.webroot must be a directory path', { webroot: m.webroot });
+    return m;
+  }
+  return bad(ErrorCode.invalidOption, 'http01.mode must be standalone, webroot or embedded', { http01: raw });
+}
+
+/** Checks every option and fills the defaults. */
+export function fillOptions(o: SupervisorOptions): FilledOptions {
+  if (typeof o !== 'object' || o === null) bad(ErrorCode.invalidOption, 'options are required', {});
+  if (typeof o.storeDir !== 'string' || o.storeDir === '') bad(ErrorCode.invalidOption, 'storeDir is required', { storeDir: o.storeDir });
+  if (o.caBundle !== undefined && (typeof o.caBundle !== 'string' || !o.caBundle.includes('-----BEGIN CERTIFICATE-----'))) {
+    bad(ErrorCode.invalidOption, 'caBundle must be PEM text with at least one certificate', {});
+  }
+  if (o.accountMode !== undefined && o.accountMode !== 'shared' && o.accountMode !== 'throwaway') {
+    bad(ErrorCode.invalidOption, 'accountMode must be shared or throwaway', { accountMode: o.accountMode });
+  }
+  const maxConcurrentAgents = positiveInt('maxConcurrentAgents', o.maxConcurrentAgents, 8);
+  if (maxConcurrentAgents < 1) bad(ErrorCode.invalidOption, 'maxConcurrentAgents must be at least 1', { maxConcurrentAgents });
+  return {
+    directoryUrl: checkDirectoryUrl(o.directoryUrl, o.allowInsecureLoopback === true),
+    caBundle: o.caBundle,
+    storeDir: o.storeDir,
+    keyType: o.keyType === undefined ? DEFAULT_KEY_TYPE : checkKeyType(o.keyType),
+    contact: checkContact(o.contact),
+    accountMode: o.accountMode ?? 'shared',
+    http01: checkHttp01(o.http01),
+    maxConcurrentAgents,
+    maxAgentRestarts: positiveInt('maxAgentRestarts', o.maxAgentRestarts, 3),
+    httpTimeoutMs: positiveInt('httpTimeoutMs', o.httpTimeoutMs, 30_000),
+    pollTimeoutMs: positiveInt('pollTimeoutMs', o.pollTimeoutMs, 300_000),
+    pollInitialMs: positiveInt('pollInitialMs', o.pollInitialMs, 250),
+    logger: o.logger ?? silentLogger,
+  };
+}

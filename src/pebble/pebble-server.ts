@@ -1,0 +1,444 @@
+/**
+ * The Pebble test fixture: starts `pebble-challtestsrv` (as a DNS server only) and `pebble` on free
+ * loopback ports with a throwaway HTTPS CA, waits until both answer, and stops exactly the processes
+ * it started. It does not install Pebble (see install.ts) and does not answer challenges: the
+ * responder under test listens on `httpPort`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorCode, InvalidInputError, LeecError } from '../errors.js';
+import { freePorts } from '../net/free-port.js';
+import { findPebbleBinaries, type PebbleBinaries } from './install.js';
+import { createThrowawayCa, type ThrowawayCa } from './throwaway-ca.js';
+
+/** How to start a Pebble fixture. */
+export interface PebbleOptions {
+  /** Where Pebble's validator connects for http-01 (the responder under test). */
+  httpPort: number;
+  /** The port Pebble's validator connects to for tls-alpn-01 (default: a free port). */
+  tlsPort?: number;
+  /** Extra PEBBLE_* variables, e.g. `{ PEBBLE_WFE_NONCEREJECT: '50', PEBBLE_AUTHZREUSE: '100' }`. */
+  env?: Record<string, string>;
+  /**
+   * Where the config and certificate files go. Default: a fresh mkdtemp dir under os.tmpdir(),
+   * removed on stop(). A caller-given dir is kept; only the files the fixture wrote are removed.
+   */
+  workDir?: string;
+  /** EAB keys (`{ "kid-1": "<base64url key>" }`); when given, externalAccountBindingRequired is true. */
+  externalAccountMACKeys?: Record<string, string>;
+  /** Receives the child processes' output lines (default: discard). */
+  log?: (line: string) => void;
+}
+
+/** A running Pebble and its DNS server. */
+export interface PebbleInstance {
+  /** `https://127.0.0.1:PORT/dir` */
+  directoryUrl: string;
+  /** The throwaway CA that signed Pebble's own HTTPS certificate (trust anchor for the ACME API). */
+  caPem: string;
+  /** `https://127.0.0.1:MPORT` (Pebble's management API: roots, intermediates). */
+  managementUrl: string;
+  /** `127.0.0.1:DNSPORT`: challtestsrv's DNS server, which Pebble resolves names with. */
+  dnsAddress: string;
+  /** `http://127.0.0.1:CPORT`: challtestsrv management (POST /set-txt, /clear-txt). */
+  challtestsrvUrl: string;
+  /** The tls-alpn-01 port Pebble's validator connects to. */
+  tlsPort: number;
+  /** The directory holding the config and certificate files. */
+  workDir: string;
+  /** The PIDs this fixture started. */
+  pids: number[];
+  /** GET `{managementUrl}/roots/0` trusting caPem only: the root that issues certificates (new at every start). */
+  fetchRootPem(): Promise<string>;
+  /** GET `{managementUrl}/intermediates/0` trusting caPem only. */
+  fetchIntermediatePem(): Promise<string>;
+  /** SIGTERM its own children by PID, wait for exit (SIGKILL after 3 s), remove workDir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+const READY_TIMEOUT_MS = 15_000;
+const POLL_MS = 50;
+const KILL_GRACE_MS = 3_000;
+const START_ATTEMPTS = 3;
+const OUTPUT_LINES = 80;
+
+/** Children of every fixture in this process, SIGKILLed if the process exits without stop(). */
+const liveChildren = new Set<ChildProcess>();
+/** Work dirs the fixtures made and have not removed yet, removed if the process exits without stop(). */
+const liveWorkDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of liveChildren) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const dir of liveWorkDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  pid: number;
+  exited: boolean;
+  exit: Promise<void>;
+  exitDescription: string;
+}
+
+class OutputRing {
+  private readonly lines: string[] = [];
+  push(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > OUTPUT_LINES) this.lines.shift();
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+function spawnChild(
+  name: string,
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  log: (line: string) => void,
+  output: OutputRing,
+): Child {
+  const proc = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: Child = {
+    name,
+    proc,
+    pid: proc.pid ?? -1,
+    exited: false,
+    exit: Promise.resolve(),
+    exitDescription: '',
+  };
+  child.exit = new Promise<void>((resolve) => {
+    const done = (desc: string): void => {
+      if (child.exited) return;
+      child.exited = true;
+      child.exitDescription = desc;
+      liveChildren.delete(proc);
+      resolve();
+    };
+    proc.once('exit', (code, signal) => done(signal !== null ? `signal ${signal}` : `exit code ${code}`));
+    proc.once('error', (err) => done(`spawn error: ${err.message}`));
+  });
+  if (proc.pid !== undefined) liveChildren.add(proc);
+  const onLines = (stream: NodeJS.ReadableStream | null): void => {
+    if (stream === null) return;
+    let buf = '';
+    stream.setEncoding('utf8');
+    const emit = (line: string): void => {
+      const l = `${name}: ${line}`;
+      output.push(l);
+      log(l);
+    };
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        emit(buf.slice(0, i).replace(/\r$/, ''));
+        buf = buf.slice(i + 1);
+      }
+    });
+    stream.on('end', () => {
+      if (buf !== '') emit(buf);
+    });
+  };
+  onLines(proc.stdout);
+  onLines(proc.stderr);
+  return child;
+}
+
+/** Lets the process exit while a forgotten fixture still runs (the exit hook then kills it). */
+function unrefChild(c: Child): void {
+  c.proc.unref();
+  (c.proc.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+  (c.proc.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+}
+
+async function killChild(c: Child): Promise<void> {
+  if (c.exited) return;
+  c.proc.ref(); // keep the loop alive until its exit is seen
+  try {
+    process.kill(c.pid, 'SIGTERM');
+  } catch {
+    // gone already
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    c.exit.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), KILL_GRACE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (timedOut && !c.exited) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    await c.exit;
+  }
+}
+
+interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function request(url: string, opts: { method?: string; ca?: string; timeoutMs?: number } = {}): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const mod = u.protocol === 'https:' ? https : http;
+    const reqOpts: https.RequestOptions = { method: opts.method ?? 'GET', agent: false, timeout: opts.timeoutMs ?? 2_000 };
+    if (opts.ca !== undefined) reqOpts.ca = opts.ca;
+    const req = mod.request(u, reqOpts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout requesting ${url}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every 50 ms until it answers true; fails at once when one of `children` exits. */
+async function waitReady(
+  what: string,
+  check: () => Promise<boolean>,
+  children: Child[],
+  output: OutputRing,
+): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError = '';
+  for (;;) {
+    const dead = children.find((c) => c.exited);
+    if (dead !== undefined) {
+      const out = output.text();
+      throw new LeecError('ERR_PEBBLE_START', `${dead.name} exited early (${dead.exitDescription}) while waiting for ${what}:\n${out}`, {
+        data: { addressInUse: /address already in use/i.test(out) },
+      });
+    }
+    try {
+      if (await check()) return;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) {
+      throw new LeecError(
+        'ERR_PEBBLE_START',
+        `${what} was not ready after ${READY_TIMEOUT_MS} ms${lastError === '' ? '' : ` (last error: ${lastError})`}:\n${output.text()}`,
+      );
+    }
+    await Promise.race([sleep(POLL_MS), ...children.map((c) => c.exit)]);
+  }
+}
+
+function checkPort(name: string, v: number | undefined): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 65535)) {
+    throw new InvalidInputError(ErrorCode.invalidOption, `startPebble: ${name} must be an integer port, got ${String(v)}`);
+  }
+}
+
+function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // Inherited PEBBLE_* variables are dropped so the outer shell cannot change what tests see.
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('PEBBLE_')) env[k] = v;
+  env['PEBBLE_VA_NOSLEEP'] = '1';
+  Object.assign(env, extra ?? {});
+  if (env['PEBBLE_VA_ALWAYS_VALID'] !== undefined) {
+    throw new InvalidInputError(
+      ErrorCode.invalidOption,
+      'startPebble: PEBBLE_VA_ALWAYS_VALID is refused: the fixture exists to validate challenges for real',
+    );
+  }
+  return env;
+}
+
+/**
+ * The HTTPS CA material, made once per process and shared by every fixture it starts: RSA key
+ * generation is most of a start's cost otherwise. Trust in it means nothing outside these tests.
+ */
+let caMaterial: Promise<ThrowawayCa> | undefined;
+
+function throwawayCa(): Promise<ThrowawayCa> {
+  caMaterial ??= createThrowawayCa().catch((err: unknown) => {
+    caMaterial = undefined;
+    throw err;
+  });
+  return caMaterial;
+}
+
+async function startOnce(
+  bins: PebbleBinaries,
+  tlsMaterial: Promise<ThrowawayCa>,
+  opts: PebbleOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<PebbleInstance> {
+  const log = opts.log ?? (() => {});
+  const ownDir = opts.workDir === undefined;
+  const workDir = ownDir ? await mkdtemp(path.join(os.tmpdir(), 'leec-pebble-')) : path.resolve(opts.workDir as string);
+  if (ownDir) liveWorkDirs.add(workDir);
+  else await mkdir(workDir, { recursive: true });
+  const files = {
+    cert: path.join(workDir, 'pebble-cert.pem'),
+    key: path.join(workDir, 'pebble-key.pem'),
+    ca: path.join(workDir, 'pebble-ca.pem'),
+    config: path.join(workDir, 'pebble-config.json'),
+  };
+  const children: Child[] = [];
+  const output = new OutputRing();
+
+  const cleanup = async (): Promise<void> => {
+    await Promise.all(children.map(killChild));
+    if (ownDir) {
+      await rm(workDir, { recursive: true, force: true });
+      liveWorkDirs.delete(workDir);
+    } else await Promise.all(Object.values(files).map((f) => rm(f, { force: true })));
+  };
+
+  try {
+    // UDP is checked for every port: cheap, and the DNS port needs it.
+    const [acmePort, mgmtPort, dnsPort, ctsPort, freeTls] = await freePorts(5, HOST, { udp: true });
+    const tlsPort = opts.tlsPort ?? (freeTls as number);
+    const dnsAddress = `${HOST}:${dnsPort}`;
+    const challtestsrvUrl = `http://${HOST}:${ctsPort}`;
+
+    const config: Record<string, unknown> = {
+      listenAddress: `${HOST}:${acmePort}`,
+      managementListenAddress: `${HOST}:${mgmtPort}`,
+      certificate: files.cert,
+      privateKey: files.key,
+      httpPort: opts.httpPort,
+      tlsPort,
+      ocspResponderURL: '',
+    };
+    if (opts.externalAccountMACKeys !== undefined) {
+      config['externalAccountBindingRequired'] = true;
+      config['externalAccountMACKeys'] = opts.externalAccountMACKeys;
+    }
+    const cts = spawnChild(
+      'challtestsrv',
+      bins.challtestsrv,
+      ['-http01', '', '-https01', '', '-tlsalpn01', '', '-dns01', dnsAddress, '-management', `${HOST}:${ctsPort}`,
+        '-defaultIPv4', HOST, '-defaultIPv6', ''],
+      env,
+      workDir,
+      log,
+      output,
+    );
+    children.push(cts);
+    await waitReady('pebble-challtestsrv management', async () => {
+      await request(`${challtestsrvUrl}/`, { timeoutMs: 1_000 });
+      return true; // any HTTP answer means it listens
+    }, children, output);
+
+    // The certificate keys may still be generating while challtestsrv starts.
+    const tls = await tlsMaterial;
+    await Promise.all([
+      writeFile(files.cert, tls.certPem, { mode: 0o600 }),
+      writeFile(files.key, tls.keyPem, { mode: 0o600 }),
+      writeFile(files.ca, tls.caPem, { mode: 0o600 }),
+      writeFile(files.config, JSON.stringify({ pebble: config }, null, 2), { mode: 0o600 }),
+    ]);
+    const pebble = spawnChild(
+      'pebble',
+      bins.pebble,
+      ['-config', files.config, '-dnsserver', dnsAddress],
+      env,
+      workDir,
+      log,
+      output,
+    );
+    children.push(pebble);
+    const directoryUrl = `https://${HOST}:${acmePort}/dir`;
+    await waitReady('pebble GET /dir', async () => {
+      const res = await request(directoryUrl, { ca: tls.caPem, timeoutMs: 1_000 });
+      return res.status === 200;
+    }, children, output);
+
+    for (const c of children) unrefChild(c);
+    const managementUrl = `https://${HOST}:${mgmtPort}`;
+    const fetchPem = async (p: string): Promise<string> => {
+      const res = await request(`${managementUrl}${p}`, { ca: tls.caPem, timeoutMs: 5_000 });
+      if (res.status !== 200) {
+        throw new LeecError('ERR_PEBBLE_MANAGEMENT', `GET ${managementUrl}${p} answered ${res.status}: ${res.body.slice(0, 200)}`);
+      }
+      return res.body;
+    };
+    let stopping: Promise<void> | undefined;
+    return {
+      directoryUrl,
+      caPem: tls.caPem,
+      managementUrl,
+      dnsAddress,
+      challtestsrvUrl,
+      tlsPort,
+      workDir,
+      pids: children.map((c) => c.pid),
+      fetchRootPem: () => fetchPem('/roots/0'),
+      fetchIntermediatePem: () => fetchPem('/intermediates/0'),
+      stop: () => (stopping ??= cleanup()),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/**
+ * Starts challtestsrv (DNS only) and Pebble on free 127.0.0.1 ports and resolves when `GET /dir`
+ * answers 200 over HTTPS trusting only the throwaway CA. Sets `PEBBLE_VA_NOSLEEP=1`; keeps Pebble's
+ * default 5% nonce rejection unless `env` says otherwise. A port lost to another process between
+ * allocation and bind is retried (up to 3 starts).
+ * @throws LeecError `ERR_PEBBLE_MISSING` when the binaries are absent, `ERR_PEBBLE_START` when a child
+ *   exits early or is not ready within 15 s (the message carries its output).
+ */
+export async function startPebble(opts: PebbleOptions): Promise<PebbleInstance> {
+  checkPort('httpPort', opts.httpPort);
+  checkPort('tlsPort', opts.tlsPort);
+  const env = childEnv(opts.env);
+  const bins = findPebbleBinaries();
+  if (bins === null) {
+    throw new LeecError(
+      'ERR_PEBBLE_MISSING',
+      'Pebble is not installed (pebble and pebble-challtestsrv were not found in /usr/bin or PATH): run `sudo apt-get install -y pebble`',
+    );
+  }
+  installExitHook();
+  const tls = throwawayCa();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(bins, tls, opts, env);
+    } catch (err) {
+      const retry = err instanceof LeecError && err.code === 'ERR_PEBBLE_START' && err.data['addressInUse'] === true && attempt < START_ATTEMPTS;
+      if (!retry) throw err;
+      opts.log?.(`pebble fixture: a port was taken before Pebble bound it; retrying (attempt ${attempt + 1})`);
+    }
+  }
+}

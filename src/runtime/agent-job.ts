@@ -1,0 +1,76 @@
+/**
+ * The body of one agent: runs inside a piscina worker thread, for one domain and one job. It builds its
+ * own transport and ACME client, serves AgentApi to the supervisor and calls HostApi for challenges,
+ * progress and checkpoints. Job failures come back as data (typed); only bugs and dead threads escape.
+ */
+import { createPublicKey } from 'node:crypto';
+import { AcmeClient } from '../acme/client.js';
+import { obtainCertificate, type AgentState } from '../acme/flow.js';
+import { toAccountKey } from '../acme/jws.js';
+import { HttpTransport } from '../acme/transport.js';
+import { serializeError } from '../errors.js';
+import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from '../crypto/keys.js';
+import { connectApi, exposeApi } from './channel.js';
+import type { AgentApi, AgentOutcome, AgentTask, HostApi } from './protocol.js';
+
+/** How long one call to the supervisor may take before the agent gives up on it. */
+const HOST_CALL_DEADLINE_MS = 30_000;
+
+export async function runAgentJob(task: AgentTask): Promise<AgentOutcome> {
+  const host = connectApi<HostApi>(task.hostPort, { deadlineMs: HOST_CALL_DEADLINE_MS, peer: 'supervisor' });
+  const abort = new AbortController();
+  let state: AgentState = 'idle';
+  let orderUrl: string | undefined = task.resume?.orderUrl;
+  const ongoing = new Map<string, string>();
+  const api: AgentApi = {
+    status: () => ({ state, orderUrl }),
+    ongoingChallenges: () => Object.fromEntries(ongoing),
+    stop: () => abort.abort(),
+  };
+  exposeApi(api, task.agentPort);
+  const transport = new HttpTransport({ caPem: task.acme.caPem, timeoutMs: task.acme.timeoutMs });
+  try {
+    const keyPem = task.acme.account?.keyPem ?? (await generateKeyPair('ec256')).privateKeyPem;
+    const privateKey = loadPrivateKey(keyPem);
+    const accountKey = await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
+    const client = new AcmeClient({
+      directory: task.acme.directory,
+      transport,
+      accountKey,
+      accountUrl: task.acme.account?.url,
+      signal: abort.signal,
+    });
+    if (!task.acme.account) {
+      // LEEC's throwaway-account mode: one fresh account per agent (RFC 8555 §7.3).
+      await client.newAccount({ termsOfServiceAgreed: true, contact: task.acme.throwawayAccount?.contact ?? [] });
+    }
+    const certificate = await obtainCertificate(
+      client,
+      { names: task.names, keyType: task.keyType, resumeOrderUrl: task.resume?.orderUrl, resumeKeyPem: task.resume?.keyPem, poll: task.poll },
+      {
+        presentHttp01: async (c) => {
+          ongoing.set(c.token, c.keyAuthorization);
+          await host.presentHttp01(c);
+        },
+        cleanupHttp01: async (c) => {
+          ongoing.delete(c.token);
+          await host.cleanupHttp01(c);
+        },
+        progress: (s, detail) => {
+          state = s;
+          if (detail?.orderUrl) orderUrl = detail.orderUrl;
+          void host.progress(s, detail).catch(() => undefined);
+        },
+        checkpoint: (c) => host.checkpoint(c),
+      },
+    );
+    return { ok: true, certificate };
+  } catch (e) {
+    state = 'invalid';
+    return { ok: false, error: serializeError(e) };
+  } finally {
+    transport.close();
+    host.close();
+    task.agentPort.close();
+  }
+}

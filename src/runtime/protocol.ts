@@ -1,0 +1,59 @@
+/**
+ * The message protocol between the supervisor (main thread) and an agent (a piscina task on a worker
+ * thread). Plain, structured-clone-safe data; the two MessagePorts are transferred with the task.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '../errors.js';
+import type { KeyType } from '../crypto/key-type.js';
+import type { AgentState, Http01Challenge, IssuedCertificate } from '../acme/flow.js';
+import type { PollOptions } from '../acme/poll.js';
+import type { Directory } from '../acme/types.js';
+
+export const PROTOCOL_VERSION = 1 as const;
+
+/** The piscina task: one job (obtain a certificate) for one domain. */
+export interface AgentTask {
+  v: typeof PROTOCOL_VERSION;
+  domain: string;
+  /** 0 for the first run of a job, +1 at each restart after the thread died. */
+  incarnation: number;
+  names: string[];
+  keyType: KeyType;
+  acme: {
+    directoryUrl: string;
+    /** Fetched once by the supervisor and handed to every agent. */
+    directory: Directory;
+    caPem?: string | undefined;
+    timeoutMs: number;
+    /** The shared account (PKCS#8 PEM + URL); absent in throwaway-account mode. */
+    account?: { keyPem: string; url: string } | undefined;
+    /** Throwaway-account mode (LEEC's default): the agent makes and registers its own key. */
+    throwawayAccount?: { contact: string[] } | undefined;
+  };
+  resume?: { orderUrl: string; keyPem?: string | undefined } | undefined;
+  poll?: Partial<PollOptions> | undefined;
+  /** comlink, agent → supervisor: HostApi. */
+  hostPort: MessagePort;
+  /** comlink, supervisor → agent: AgentApi. */
+  agentPort: MessagePort;
+}
+
+/** What the piscina task resolves with: the certificate, or the job's typed error as data. */
+export type AgentOutcome = { ok: true; certificate: IssuedCertificate } | { ok: false; error: SerializedError };
+
+/** Served by the main thread to each agent. The agent never touches the responder or the store itself. */
+export interface HostApi {
+  presentHttp01(c: Http01Challenge): Promise<void>;
+  cleanupHttp01(c: { host: string; token: string }): Promise<void>;
+  progress(state: AgentState, detail?: { orderUrl?: string }): void;
+  checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
+}
+
+/** Served by each agent to the supervisor. */
+export interface AgentApi {
+  status(): { state: AgentState; orderUrl?: string | undefined };
+  /** LEEC's get_ongoing_challenges: token → key authorization of this agent's live challenges. */
+  ongoingChallenges(): Record<string, string>;
+  /** Ends the job: aborts requests and polling, withdraws tokens; the task then rejects with AbortedError. */
+  stop(): void;
+}

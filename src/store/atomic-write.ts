@@ -1,0 +1,62 @@
+/**
+ * Crash-safe file writes for the certificate store: temp file in the same directory, opened
+ * with its final mode, fsync, rename, fsync of the directory. It knows nothing of certificates
+ * and does no locking between concurrent writers of the same path (last rename wins).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Fsyncs a directory so a rename in it survives a crash. Platforms that cannot open or sync a
+ * directory (Windows, some network file systems) are tolerated.
+ */
+async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: readers see the old content or the new, never a mix.
+ * The temp file `.<base>.<random>.tmp` is created with `mode` from its first byte
+ * (`open(tmp, 'wx', mode)`; umask can only remove bits), so a private key is never readable
+ * by others even briefly. The mode is then set exactly, so a restrictive umask does not narrow it.
+ * On failure the temp file is removed and the old `path` is untouched.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode);
+  let ok = false;
+  try {
+    try {
+      await fh.chmod(mode);
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    ok = true;
+  } finally {
+    if (!ok) await rm(tmp, { force: true }).catch(() => undefined);
+  }
+  await syncDir(dir);
+}
+
+/** `mkdir -p` with `mode` (default 0700) for the directories it creates; existing ones are left as they are. */
+export async function ensureDir(path: string, mode = 0o700): Promise<void> {
+  await mkdir(path, { recursive: true, mode });
+}
