@@ -3,11 +3,12 @@
  */
 import type { CertificatePaths } from './store/cert-store.js';
 import type { LeecError } from './errors.js';
+import type { KeyType } from './crypto/key-type.js';
 
 export interface CertificateResult {
   domain: string;
   names: string[];
-  keyType: string;
+  keyType: KeyType;
   notBefore: string;
   notAfter: string;
   /** Where the files are: privkey.pem, cert.pem, chain.pem, fullchain.pem and LEEC's <domain>.key/.crt. */
@@ -19,6 +20,8 @@ export interface CertificateResult {
   challengesAnswered: number;
   /** ACME requests the agent sent for this certificate. */
   requests: number;
+  /** The worker thread of the agent that obtained it (undefined when reused from the store). */
+  threadId?: number | undefined;
   /** Milliseconds from the call to the stored certificate. */
   elapsedMs: number;
 }

@@ -11,6 +11,8 @@ export interface SupervisorEvents {
   state: (e: { domain: string; state: AgentState; incarnation: number; orderUrl?: string | undefined }) => void;
   /** A certificate was obtained, stored, and is now served by the SNI callback. */
   certificate: (e: CertificateResult) => void;
+  /** A job ended because it was stopped (stop(domain) or shutdown), not because it failed. */
+  stopped: (e: { domain: string }) => void;
   /** A job failed for good (after any restarts). */
   failure: (e: { domain: string; error: LeecError }) => void;
   /** An agent's thread died and the agent is started again, resuming its order. */

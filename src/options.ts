@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from './logger.js';
 
 /** How http-01 tokens reach the CA's validator (LEEC's interfacing modes). */
 export type Http01Mode =
-  /** The supervisor runs its own HTTP server (LEEC's standalone). */
+  /** The supervisor runs its own HTTP server (LEEC's standalone). `host` defaults to 127.0.0.1: pass '0.0.0.0' (or '::') so a real CA's validator can reach port 80. */
   | { mode: 'standalone'; port: number; host?: string }
   /** Tokens are written under `<webroot>/.well-known/acme-challenge/` for another server (LEEC's webroot). */
   | { mode: 'webroot'; webroot: string }

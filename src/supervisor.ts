@@ -22,6 +22,7 @@ import { createHttp01Handler, type Http01Handler } from './responder/http01-hand
 import { listenHttp01, type Http01Listener } from './responder/standalone.js';
 import { WebrootPublisher } from './responder/webroot.js';
 import { CertStore } from './store/cert-store.js';
+import { reuseFreshCertificate } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
 import { AgentPool } from './runtime/agent-pool.js';
 import { connectApi, exposeApi, type Remote } from './runtime/channel.js';
@@ -55,6 +56,8 @@ interface Job {
   /** Tokens this job published, withdrawn if its thread dies. */
   tokens: Map<string, string>;
   stopping: boolean;
+  /** The worker thread running the current incarnation, once it has reported. */
+  threadId: number | undefined;
   done: Promise<CertificateResult>;
 }
 
@@ -118,7 +121,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           ? await resolveAccount({ store, directoryUrl: options.directoryUrl, directory, transport, contact: options.contact })
           : undefined;
       if (options.http01.mode === 'standalone') {
-        listener = await listenHttp01(challenges, { port: options.http01.port, host: options.http01.host ?? '127.0.0.1' });
+        const { port, host = '127.0.0.1' } = options.http01;
+        listener = await listenHttp01(challenges, { port, host }).catch((cause: unknown) => {
+          throw new LeecError(ErrorCode.listen, `the http-01 responder cannot listen on ${host}:${port}: ${(cause as Error).message}`, {
+            step: 'input',
+            cause,
+            data: { host, port },
+          });
+        });
       }
       const sup = new Supervisor({ options, directory, store, challenges, account, listener });
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
@@ -181,7 +191,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const running = this.#jobs.get(primary);
     if (running) return running.done;
     if (opts.onlyIfDue) {
-      const reused = await this.#reuseIfFresh(primary, names, started);
+      const reused = await this.#reuseIfFresh(primary, names, keyType, started);
       if (reused) return reused;
     }
     const job: Job = {
@@ -195,6 +205,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       agent: undefined,
       tokens: new Map(),
       stopping: false,
+      threadId: undefined,
       done: undefined as unknown as Promise<CertificateResult>,
     };
     job.done = this.#runJob(job, started).finally(() => this.#jobs.delete(primary));
@@ -202,28 +213,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return job.done;
   }
 
-  async #reuseIfFresh(domain: string, names: string[], started: number): Promise<CertificateResult | undefined> {
-    const stored = await this.store.loadCertificate(domain);
-    if (!stored) return undefined;
-    const sameNames = stored.names.length === names.length && stored.names.every((n) => names.includes(n));
-    const from = Date.parse(stored.notBefore);
-    const to = Date.parse(stored.notAfter);
-    // Renew once a third of the lifetime is left, as certbot and certmagic do.
-    if (!sameNames || Date.now() > to - (to - from) / 3) return undefined;
-    this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
-    return {
-      domain,
-      names: stored.names,
-      keyType: stored.keyType,
-      notBefore: stored.notBefore,
-      notAfter: stored.notAfter,
-      paths: this.store.paths(domain),
-      fullchainPem: stored.fullchainPem,
-      reused: true,
-      challengesAnswered: 0,
-      requests: 0,
-      elapsedMs: Date.now() - started,
-    };
+  async #reuseIfFresh(domain: string, names: string[], keyType: KeyType, started: number): Promise<CertificateResult | undefined> {
+    const reused = await reuseFreshCertificate(this.store, domain, names, keyType, started);
+    if (reused) {
+      const stored = await this.store.loadCertificate(domain);
+      if (stored) this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+    }
+    return reused;
   }
 
   /** Runs the job's agent, restarting it (bounded) when its thread dies, resuming the order it reported. */
@@ -273,6 +269,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         reused: false,
         challengesAnswered: c.challengesAnswered,
         requests: c.requests,
+        threadId: c.threadId,
         elapsedMs: Date.now() - started,
       };
       this.options.logger.info('certificate obtained', { domain: job.domain, notAfter: c.notAfter });
@@ -282,6 +279,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   #fail(job: Job, error: LeecError): never {
+    if (error instanceof AbortedError) {
+      this.options.logger.info('agent stopped', { domain: job.domain, step: error.step });
+      this.emit('stopped', { domain: job.domain });
+      throw error;
+    }
     this.options.logger.error('certificate failed', { domain: job.domain, code: error.code, step: error.step, message: error.message });
     this.emit('failure', { domain: job.domain, error });
     throw error;
@@ -305,6 +307,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       },
       progress: async (state, detail) => {
         job.state = state;
+        if (detail?.threadId !== undefined) job.threadId = detail.threadId;
         this.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
       },
       checkpoint: async (c) => {
@@ -342,6 +345,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     } finally {
       job.agent.close();
       job.agent = undefined;
+      job.threadId = undefined;
       host.port1.close();
     }
   }
@@ -362,6 +366,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const job = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!);
     if (!job?.agent) return {};
     return job.agent.ongoingChallenges();
+  }
+
+  /**
+   * Terminates the domain's agent thread at once, as a crash (OTP's `exit(Pid, kill)`): the supervisor
+   * treats it like any thread death and restarts the agent, which resumes its order. For operators and
+   * fault tests. Resolves false when no agent thread runs for the domain.
+   */
+  async killAgent(domain: string): Promise<boolean> {
+    const job = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!);
+    if (job?.threadId === undefined) return false;
+    return this.#pool.terminateThread(job.threadId);
   }
 
   /**

@@ -19,7 +19,10 @@ export interface AcmeClientOptions {
   accountKey: AccountKey;
   /** The account URL (`kid`); set after newAccount, or given when the account is already known. */
   accountUrl?: string | undefined;
-  /** §6.5: how many times a `badNonce` is retried with a fresh nonce before giving up. */
+  /**
+   * §6.5: how many times a `badNonce` is retried with a fresh nonce before giving up. 20 keeps a
+   * request's failure odds near one in a million even when the CA rejects half of all nonces.
+   */
   maxBadNonceRetries?: number;
   /** 429/503 whose Retry-After is at most this long are waited out and retried (re-signed). */
   maxInlineRetryAfterMs?: number;
@@ -63,7 +66,7 @@ export class AcmeClient {
     this.#nonces = new NoncePool(opts.transport, opts.directory.newNonce);
     this.#key = opts.accountKey;
     this.#accountUrl = opts.accountUrl;
-    this.#maxBadNonce = opts.maxBadNonceRetries ?? 5;
+    this.#maxBadNonce = opts.maxBadNonceRetries ?? 20;
     this.#maxInlineWait = opts.maxInlineRetryAfterMs ?? 60_000;
     this.#maxRetryAfterRetries = opts.maxRetryAfterRetries ?? 3;
     this.#signal = opts.signal;

@@ -4,6 +4,7 @@
  * threads: challenge publishing, progress and checkpoints are hooks. It can resume an existing order.
  */
 import { isIP } from 'node:net';
+import { threadId } from 'node:worker_threads';
 import { ChallengeFailedError, ErrorCode, LeecError, ProtocolError } from '../errors.js';
 import { createCsr } from '../crypto/csr.js';
 import { splitPemChain, describeCertificate } from '../crypto/certificate.js';
@@ -12,7 +13,7 @@ import type { KeyType } from '../crypto/key-type.js';
 import type { AcmeClient } from './client.js';
 import { keyAuthorization } from './jws.js';
 import { DEFAULT_POLL, pollUntil, type PollOptions } from './poll.js';
-import { challengeFailedError } from './problem.js';
+import { challengeFailedError, shortProblemType } from './problem.js';
 import type { Authorization, Identifier, Order } from './types.js';
 
 /**
@@ -62,6 +63,8 @@ export interface IssuedCertificate {
   challengesAnswered: number;
   /** ACME requests this order cost. */
   requests: number;
+  /** The worker thread that ran the agent (0 when run on the main thread). */
+  threadId: number;
   timings: { keygenMs: number; totalMs: number };
 }
 
@@ -87,15 +90,23 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
   const wait = (step: 'order' | 'authorization') => (ms: number) => client.wait(ms, step);
   hooks.progress('idle');
 
-  // The key is generated while the order is placed and validated (native async crypto, off the loop).
+  // The certificate key is generated while the CA validates, not before: key generation (RSA above all)
+  // fills libuv's thread pool, where jose's WebCrypto signatures also run, and would delay the
+  // latency-critical first requests of every agent.
   let keygenMs = 0;
-  const keyPromise = req.resumeKeyPem
-    ? Promise.resolve(req.resumeKeyPem)
-    : generateKeyPair(req.keyType).then((k) => {
-        keygenMs = Date.now() - started;
-        return k.privateKeyPem;
-      });
-  keyPromise.catch(() => undefined); // observed below; avoid an unhandled rejection if the order fails first
+  let keyPromise: Promise<string> | undefined;
+  const startKeygen = (): Promise<string> => {
+    if (keyPromise) return keyPromise;
+    const t = Date.now();
+    keyPromise = req.resumeKeyPem
+      ? Promise.resolve(req.resumeKeyPem)
+      : generateKeyPair(req.keyType).then((k) => {
+          keygenMs = Date.now() - t;
+          return k.privateKeyPem;
+        });
+    keyPromise.catch(() => undefined); // awaited below; no unhandled rejection if the order fails first
+    return keyPromise;
+  };
 
   let order = await resumeOrCreate(client, req);
   await hooks.checkpoint({ orderUrl: order.url });
@@ -106,23 +117,21 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     const thumbprintJwk = client.accountKey.jwk;
     // All authorizations of the order are worked at once (§7.5).
     const answered = await Promise.all(
-      order.authorizations.map((url) => completeAuthorization(client, url, thumbprintJwk, hooks, poll)),
+      order.authorizations.map((url) => completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen)),
     );
     challengesAnswered = answered.filter(Boolean).length;
-    order = await pollUntil('order', `order ${order.url}`, async () => {
-      const r = await client.pollOrder(order.url);
-      return { value: r.order, retryAfterMs: r.retryAfterMs };
-    }, (o) => o.status !== 'pending', wait('order'), poll);
+    // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
+    order = { ...order, status: 'ready' };
   }
   if (order.status === 'invalid') throw orderFailed(order, 'order');
   hooks.progress('valid', { orderUrl: order.url });
 
-  const keyPem = await keyPromise;
+  const keyPem = await startKeygen();
   const csr = createCsr({ privateKey: loadPrivateKey(keyPem), names: req.names });
   if (order.status === 'ready') {
     await hooks.checkpoint({ orderUrl: order.url, keyPem });
     hooks.progress('finalize', { orderUrl: order.url });
-    order = await client.finalize(order, csr.der);
+    order = await finalizeWhenReady(client, order, csr.der, poll);
   } else {
     hooks.progress('finalize', { orderUrl: order.url });
   }
@@ -151,8 +160,27 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     orderUrl: order.url,
     challengesAnswered,
     requests: client.requestCount - requestsAtStart,
+    threadId,
     timings: { keygenMs, totalMs: Date.now() - started },
   };
+}
+
+/**
+ * §7.4 finalize. A CA may not have marked the order ready the instant its last authorization turned
+ * valid; `orderNotReady` (§7.4) then means: poll the order until it leaves `pending`, and finalize.
+ */
+async function finalizeWhenReady(client: AcmeClient, order: Order, csrDer: Uint8Array, poll: PollOptions): Promise<Order> {
+  try {
+    return await client.finalize(order, csrDer);
+  } catch (e) {
+    if (!(e instanceof LeecError) || e.problem === undefined || shortProblemType(e.problem.type) !== 'orderNotReady') throw e;
+  }
+  const ready = await pollUntil('order', `order ${order.url}`, async () => {
+    const r = await client.pollOrder(order.url);
+    return { value: r.order, retryAfterMs: r.retryAfterMs };
+  }, (o) => o.status !== 'pending', (ms) => client.wait(ms, 'order'), poll);
+  if (ready.status !== 'ready') return ready;
+  return client.finalize(ready, csrDer);
 }
 
 /** A resumable order is one still on its way; an invalid or expired one is replaced by a new order. */
@@ -183,6 +211,7 @@ async function completeAuthorization(
   jwk: Parameters<typeof keyAuthorization>[1],
   hooks: FlowHooks,
   poll: PollOptions,
+  startKeygen: () => void,
 ): Promise<boolean> {
   const authz = await client.getAuthorization(url);
   if (authz.status === 'valid') return false;
@@ -203,6 +232,9 @@ async function completeAuthorization(
       await client.respondChallenge(challenge.url);
       answered = true;
     }
+    startKeygen();
+    // The CA has only just been asked to validate: a poll now would find it pending.
+    await client.wait(poll.initialMs, 'authorization');
     const final = await pollUntil('authorization', `authorization of ${host}`, async () => {
       const r = await client.pollAuthorization(url);
       return { value: r.authorization, retryAfterMs: r.retryAfterMs };

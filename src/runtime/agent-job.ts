@@ -4,6 +4,7 @@
  * progress and checkpoints. Job failures come back as data (typed); only bugs and dead threads escape.
  */
 import { createPublicKey } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import { AcmeClient } from '../acme/client.js';
 import { obtainCertificate, type AgentState } from '../acme/flow.js';
 import { toAccountKey } from '../acme/jws.js';
@@ -59,7 +60,7 @@ export async function runAgentJob(task: AgentTask): Promise<AgentOutcome> {
         progress: (s, detail) => {
           state = s;
           if (detail?.orderUrl) orderUrl = detail.orderUrl;
-          void host.progress(s, detail).catch(() => undefined);
+          void host.progress(s, { ...detail, threadId }).catch(() => undefined);
         },
         checkpoint: (c) => host.checkpoint(c),
       },

@@ -34,6 +34,14 @@ export class AgentPool {
     return this.#pool.run(task, { transferList: [task.hostPort, task.agentPort], signal });
   }
 
+  /** Terminates one worker thread (an agent crash, as seen by its task). */
+  async terminateThread(threadId: number): Promise<boolean> {
+    const worker = this.#pool.threads.find((w) => w.threadId === threadId);
+    if (!worker) return false;
+    await worker.terminate();
+    return true;
+  }
+
   get threads(): number {
     return this.#pool.threads.length;
   }

@@ -45,7 +45,7 @@ export type AgentOutcome = { ok: true; certificate: IssuedCertificate } | { ok: 
 export interface HostApi {
   presentHttp01(c: Http01Challenge): Promise<void>;
   cleanupHttp01(c: { host: string; token: string }): Promise<void>;
-  progress(state: AgentState, detail?: { orderUrl?: string }): void;
+  progress(state: AgentState, detail?: { orderUrl?: string | undefined; threadId?: number | undefined }): Promise<void>;
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
 }
 

@@ -1,0 +1,128 @@
+/**
+ * leec's benchmark cell: a fresh Supervisor (temp store, fresh account, embedded http-01 served through
+ * the shared responder, maxConcurrentAgents = N so every agent runs at once) and N obtainCertificate
+ * calls in parallel. Setup requests (directory, nonce, newAccount) are counted on the main thread's
+ * `http.client.request.start` diagnostics channel; the agents' own requests come from each result.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { CertificateResult } from '../src/certificate-result.js';
+import type { KeyType } from '../src/crypto/key-type.js';
+import { Supervisor } from '../src/supervisor.js';
+import { cellRun, median, startMeter, type CellRun, type CertTimeline, type MeterReading } from './measure.js';
+import type { SharedResponder } from './responder.js';
+
+/** What a cell needs from the bench: where the CA is, who answers its validator, and what to order. */
+export interface CellContext {
+  directoryUrl: string;
+  caPem: string;
+  responder: SharedResponder;
+  domains: number;
+  keyType: KeyType;
+  /** Run number, part of every name so no two cells share an identifier. */
+  run: number;
+  /** Scratch space, removed by the caller. */
+  tmpRoot: string;
+}
+
+const HTTP_CLIENT_START = 'http.client.request.start';
+
+/** Checks the certificate is for `name` (outside the timed region). */
+export function checkIssued(name: string, pem: string): void {
+  const cert = new X509Certificate(pem);
+  if (cert.checkHost(name, { subject: 'never' }) === undefined) throw new Error(`certificate for ${name} does not cover it: ${cert.subjectAltName}`);
+}
+
+export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
+  let mainThreadRequests = 0;
+  const onRequest = (): void => {
+    mainThreadRequests += 1;
+  };
+  diagnosticsChannel.subscribe(HTTP_CLIENT_START, onRequest);
+  const storeDir = await mkdtemp(path.join(ctx.tmpRoot, `leec-${ctx.run}-`));
+  let sup: Supervisor | undefined;
+  try {
+    sup = await Supervisor.start({
+      directoryUrl: ctx.directoryUrl,
+      caBundle: ctx.caPem,
+      storeDir,
+      keyType: ctx.keyType,
+      maxConcurrentAgents: ctx.domains,
+      http01: { mode: 'embedded' },
+    });
+    const supervisor = sup;
+    const setupRequests = mainThreadRequests;
+    ctx.responder.use(supervisor.http01.listener);
+
+    const names = Array.from({ length: ctx.domains }, (_, i) => `l-${ctx.run}-${i}.bench.test`);
+    const timelines = new Map<string, CertTimeline>(names.map((n) => [n, { done: Number.NaN }]));
+    const meter = startMeter();
+    const at = (): number => performance.now() - meter.t0;
+    // leec-only milestones: the agent's thread is up (LEEC state idle) and its order is placed (pending).
+    const agentUp: number[] = [];
+    const orderPlaced: number[] = [];
+    supervisor.on('challenge:presented', (e) => {
+      const tl = timelines.get(e.host);
+      if (tl && tl.presented === undefined) tl.presented = at();
+    });
+    supervisor.on('challenge:served', (e) => {
+      const tl = timelines.get(e.host);
+      if (tl && tl.served === undefined) tl.served = at();
+    });
+    supervisor.on('state', (e) => {
+      const tl = timelines.get(e.domain);
+      if (e.state === 'idle') agentUp.push(at());
+      else if (e.state === 'pending') orderPlaced.push(at());
+      else if (tl && e.state === 'valid' && tl.validated === undefined) tl.validated = at();
+    });
+
+    let results: CertificateResult[];
+    let reading: MeterReading;
+    try {
+      results = await Promise.all(
+        names.map((n) =>
+          supervisor.obtainCertificate(n).then((r) => {
+            const tl = timelines.get(n);
+            if (tl) tl.done = at();
+            return r;
+          }),
+        ),
+      );
+    } finally {
+      reading = meter.stop();
+    }
+
+    for (const r of results) {
+      if (r.reused) throw new Error(`leec reused a stored certificate for ${r.domain}`);
+      checkIssued(r.domain, r.fullchainPem);
+    }
+    const perCert = results.map((r) => r.requests);
+    const duringCell = mainThreadRequests - setupRequests;
+    return cellRun({
+      tool: 'leec',
+      run: ctx.run,
+      reading,
+      perCertSeconds: results.map((r) => r.elapsedMs / 1000),
+      certRequests: perCert.reduce((a, b) => a + b, 0) + duringCell,
+      setupRequests,
+      timelines: [...timelines.values()],
+      extra: {
+        minRequestsOneCert: Math.min(...perCert),
+        maxRequestsOneCert: Math.max(...perCert),
+        challengesAnswered: results.reduce((a, r) => a + r.challengesAnswered, 0),
+        mainThreadRequestsDuringCell: duringCell,
+        medianMsToAgentThreadUp: median(agentUp),
+        maxMsToAgentThreadUp: Math.max(...agentUp),
+        medianMsToOrderPlaced: median(orderPlaced),
+      },
+    });
+  } finally {
+    ctx.responder.use(undefined);
+    diagnosticsChannel.unsubscribe(HTTP_CLIENT_START, onRequest);
+    await sup?.shutdown();
+    await rm(storeDir, { recursive: true, force: true });
+  }
+}

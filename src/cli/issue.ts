@@ -1,0 +1,183 @@
+/**
+ * `leec issue`: obtain (or reuse) one certificate from any ACME CA and store it. Every option is
+ * checked, and the CA bundle file read, before the first network request; the run then starts a
+ * Supervisor, obtains the certificate and prints where the files are.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CertificateResult } from '../certificate-result.js';
+import { describeCertificate } from '../crypto/certificate.js';
+import { DEFAULT_KEY_TYPE, type KeyType } from '../crypto/key-type.js';
+import { reuseFreshCertificate } from '../renewal-window.js';
+import { CertStore } from '../store/cert-store.js';
+import { ErrorCode, InvalidInputError } from '../errors.js';
+import { normalizeNames } from '../names.js';
+import { checkDirectoryUrl, checkKeyType, fillOptions, type Http01Mode, type SupervisorOptions } from '../options.js';
+import { Supervisor } from '../supervisor.js';
+import { daysLeft, seconds, stamp } from './format.js';
+import type { CliIo } from './io.js';
+import { RunScope } from './run-scope.js';
+
+/** Where the store goes unless --out says otherwise. */
+export const ISSUE_OUT = './leec-store';
+/** The standalone responder's default bind address: every interface, as a real CA connects from outside. */
+export const ISSUE_HTTP_HOST = '0.0.0.0';
+
+/** The options as commander hands them over (strings, unchecked). */
+export interface RawIssueOptions {
+  directory?: string;
+  domain?: string;
+  san?: string[];
+  caBundle?: string;
+  httpPort?: string;
+  httpHost?: string;
+  webroot?: string;
+  out?: string;
+  keyType?: string;
+  email?: string;
+  force?: boolean;
+  insecureLoopback?: boolean;
+}
+
+/** Checked issue options, ready for Supervisor.start and obtainCertificate. */
+export interface IssueOptions {
+  supervisor: SupervisorOptions;
+  /** The primary name, normalised. */
+  domain: string;
+  /** The extra names, normalised, duplicates removed. */
+  sans: string[];
+  /** Undefined: the supervisor's default (rsa4096). */
+  keyType: KeyType | undefined;
+  force: boolean;
+}
+
+function bad(message: string, data: Record<string, unknown> = {}): never {
+  throw new InvalidInputError(ErrorCode.invalidOption, message, { step: 'input', data });
+}
+
+function parsePort(flag: string, raw: string): number {
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) bad(`${flag} must be a port from 1 to 65535, got ${JSON.stringify(raw)}`, { [flag]: raw });
+  return port;
+}
+
+async function readCaBundle(file: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    return bad(`cannot read --ca-bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { caBundle: file });
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) bad(`--ca-bundle ${file} holds no PEM certificate`, { caBundle: file });
+  return pem;
+}
+
+async function checkWebroot(dir: string): Promise<string> {
+  const abs = path.resolve(dir);
+  const st = await stat(abs).catch(() => undefined);
+  if (st === undefined || !st.isDirectory()) bad(`--webroot ${dir} is not an existing directory`, { webroot: dir });
+  return abs;
+}
+
+/**
+ * Checks every option without touching the network (the CA bundle file is read).
+ * @throws InvalidInputError ERR_INVALID_DIRECTORY_URL, ERR_INVALID_DOMAIN, ERR_WILDCARD_NEEDS_DNS01,
+ *   ERR_INVALID_KEY_TYPE or ERR_INVALID_OPTION.
+ */
+export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOptions> {
+  const allowInsecureLoopback = raw.insecureLoopback === true;
+  const directoryUrl = checkDirectoryUrl(raw.directory, allowInsecureLoopback);
+  if (raw.domain === undefined) bad('--domain is required');
+  const names = normalizeNames(raw.domain, raw.san ?? [], { challenge: 'http-01' });
+  const keyType = raw.keyType === undefined ? undefined : checkKeyType(raw.keyType);
+
+  if (raw.httpPort !== undefined && raw.webroot !== undefined) bad('--http-port and --webroot are mutually exclusive');
+  let http01: Http01Mode;
+  if (raw.httpPort !== undefined) {
+    const host = raw.httpHost ?? ISSUE_HTTP_HOST;
+    if (host.trim() === '') bad('--http-host must be an address');
+    http01 = { mode: 'standalone', port: parsePort('--http-port', raw.httpPort), host };
+  } else if (raw.webroot !== undefined) {
+    http01 = { mode: 'webroot', webroot: await checkWebroot(raw.webroot) };
+  } else {
+    return bad('one of --http-port (serve http-01 here) or --webroot (write tokens for your web server) is required');
+  }
+
+  const out = raw.out ?? ISSUE_OUT;
+  if (out.trim() === '') bad('--out must be a directory path');
+  const supervisor: SupervisorOptions = {
+    directoryUrl,
+    storeDir: path.resolve(out),
+    http01,
+    allowInsecureLoopback,
+  };
+  if (raw.caBundle !== undefined) supervisor.caBundle = await readCaBundle(raw.caBundle);
+  if (raw.email !== undefined) {
+    // The shape fillOptions checks for contacts (RFC 8555 §7.3, mailto: only), reported against --email.
+    if (!/^[^@\s,:]+@[^@\s,]+\.[^@\s,]+$/.test(raw.email)) bad(`--email ${JSON.stringify(raw.email)} is not an e-mail address`, { email: raw.email });
+    supervisor.contact = [`mailto:${raw.email}`];
+  }
+  if (keyType !== undefined) supervisor.keyType = keyType;
+  fillOptions(supervisor); // the supervisor's own checks (contact...), still before any request
+  const [domain, ...sans] = names;
+  return { supervisor, domain: domain as string, sans, keyType, force: raw.force === true };
+}
+
+/**
+ * Obtains the certificate and prints the outcome. Returns 0; failures reject (main.ts prints them
+ * as one line). Everything it starts is stopped before it returns.
+ */
+export async function runIssue(opts: IssueOptions, io: CliIo): Promise<number> {
+  const scope = new RunScope({ warn: io.err });
+  return scope.run(async () => {
+    const t0 = Date.now();
+    const names = [opts.domain, ...opts.sans];
+    io.out(`leec issue: ${names.join(', ')} from ${opts.supervisor.directoryUrl}`);
+    if (!opts.force) {
+      // Decided from the store alone: a fresh certificate costs no request and binds no port.
+      const keyType = opts.keyType ?? opts.supervisor.keyType ?? DEFAULT_KEY_TYPE;
+      const reused = await reuseFreshCertificate(new CertStore(opts.supervisor.storeDir), opts.domain, names, keyType, t0);
+      if (reused) {
+        for (const line of describeResult(reused)) io.out(line);
+        return 0;
+      }
+    }
+    const sup = await Supervisor.start(opts.supervisor);
+    scope.defer('supervisor', () => sup.shutdown());
+    scope.check();
+    const how =
+      opts.supervisor.http01?.mode === 'webroot'
+        ? `http-01 tokens written under ${opts.supervisor.http01.webroot}/.well-known/acme-challenge/`
+        : `http-01 responder on ${opts.supervisor.http01?.mode === 'standalone' ? opts.supervisor.http01.host : '?'}:${sup.http01Port ?? '?'}`;
+    io.out(`${how}, account ${sup.accountUrl ?? '(throwaway)'}`);
+    sup.on('state', (e) => io.out(`${stamp(Date.now() - t0)} ${e.state}${e.incarnation > 0 ? ` (incarnation ${e.incarnation})` : ''}`));
+    sup.on('agent:restart', (e) => io.out(`${stamp(Date.now() - t0)} agent died (${e.error.code}), restarting`));
+    const obtain: { sans: string[]; keyType?: KeyType } = { sans: opts.sans };
+    if (opts.keyType !== undefined) obtain.keyType = opts.keyType;
+    const result = await sup.obtainCertificate(opts.domain, obtain);
+    for (const line of describeResult(result)) io.out(line);
+    return 0;
+  });
+}
+
+function describeResult(r: CertificateResult): string[] {
+  const days = daysLeft(r.notAfter);
+  const lines = r.reused
+    ? [`reused stored certificate (${days} days left, use --force)`]
+    : [`issued certificate for ${r.domain} in ${seconds(r.elapsedMs)}s (${r.requests} ACME requests, ${r.challengesAnswered} challenges answered)`];
+  let serial = '?';
+  try {
+    serial = describeCertificate(r.fullchainPem).serialNumber;
+  } catch {
+    // the store checked it; keep '?'
+  }
+  lines.push(
+    `  names      ${r.names.join(', ')}`,
+    `  key type   ${r.keyType}`,
+    `  serial     ${serial}`,
+    `  not after  ${r.notAfter} (${days} days left)`,
+    `  fullchain  ${r.paths.fullchain}`,
+    `  privkey    ${r.paths.privkey}`,
+  );
+  return lines;
+}

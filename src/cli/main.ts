@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * The `leec` command line (package.json `bin`): `leec demo` and `leec issue`, parsed with commander.
+ * Every failure, a usage error included, ends as ONE stderr line `leec: <CODE>: <message>` and an
+ * exit code (0 ok, 1 failed, 2 bad usage or input, 128+n on a signal). LEEC_DEBUG=1 adds the stack.
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { KEY_TYPES } from '../crypto/key-type.js';
+import { ErrorCode, InvalidInputError } from '../errors.js';
+import { DEMO_DOMAINS, DEMO_KEY_TYPE, DEMO_OUT, parseDemoOptions, runDemo, type RawDemoOptions } from './demo.js';
+import { MAX_DEMO_DOMAINS } from './demo-domains.js';
+import { EXIT_USAGE, exitCodeOf, failureLine } from './failure.js';
+import { ISSUE_HTTP_HOST, ISSUE_OUT, parseIssueOptions, runIssue, type RawIssueOptions } from './issue.js';
+import { processIo, type CliIo } from './io.js';
+
+/** After the work is done, a handle left open by a dependency must not keep the process alive longer than this. */
+const EXIT_GRACE_MS = 3_000;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function report(err: unknown, io: CliIo): number {
+  io.err(failureLine(err));
+  if (process.env['LEEC_DEBUG'] === '1' && err instanceof Error && err.stack !== undefined) io.err(err.stack);
+  return exitCodeOf(err);
+}
+
+/** Builds the commander program; each action stores its exit code through `setExit`. */
+function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+  const program = new Command('leec')
+    .description('ACME (RFC 8555) certificates: one worker-thread agent per domain under a supervisor')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      outputError: () => undefined, // reported as one `leec: CODE: message` line instead
+    })
+    .addHelpText('after', '\nExit codes: 0 ok, 1 failed, 2 bad usage or input, 130 interrupted. LEEC_DEBUG=1 prints stacks.');
+
+  program
+    .command('demo')
+    .description('start a local Pebble CA, issue certificates for demo domains in parallel, serve them all from one HTTPS server and verify every name with a real TLS handshake')
+    .option('--domains <n>', `number of demo domains, 1..${MAX_DEMO_DOMAINS}`, String(DEMO_DOMAINS))
+    .option('--out <dir>', 'output directory (store/ and pebble-root.pem)', DEMO_OUT)
+    .option(
+      '--key-type <type>',
+      `certificate key type: ${KEY_TYPES.join(', ')} (the demo defaults to ${DEMO_KEY_TYPE} for speed; the library and \`leec issue\` default to rsa4096)`,
+      DEMO_KEY_TYPE,
+    )
+    .addHelpText('after', '\nNeeds Pebble (`apt-get install pebble`); run as root, the demo installs it with apt-get.')
+    .action(async (raw: RawDemoOptions) => {
+      setExit(await runDemo(parseDemoOptions(raw), io));
+    });
+
+  program
+    .command('issue')
+    .description('obtain a certificate from an ACME CA with http-01 and store it (reused while fresh unless --force)')
+    .option('--directory <url>', 'ACME directory URL (https://)')
+    .option('--domain <name>', 'primary name of the certificate')
+    .option('--san <name>', 'extra name (subjectAltName); repeatable', collect, [])
+    .option('--ca-bundle <file>', "PEM file of trust anchors for the CA's HTTPS (instead of the system store)")
+    .option('--http-port <port>', 'serve http-01 challenges on this port (a real CA validates on port 80)')
+    .option('--http-host <address>', 'address the http-01 responder binds', ISSUE_HTTP_HOST)
+    .option('--webroot <dir>', "write http-01 tokens under <dir>/.well-known/acme-challenge/ for your own web server")
+    .option('--out <dir>', 'store directory (certificates/<domain>/, accounts/)', ISSUE_OUT)
+    .option('--key-type <type>', `certificate key type: ${KEY_TYPES.join(', ')} (default: rsa4096)`)
+    .option('--email <address>', 'account contact (sent as mailto:)')
+    .option('--force', 'order a new certificate even when the stored one is still fresh')
+    .option('--insecure-loopback', 'accept an http:// directory on a loopback address (test CAs only)')
+    .action(async (raw: RawIssueOptions) => {
+      setExit(await runIssue(await parseIssueOptions(raw), io));
+    });
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (as `process.argv`: node, script, args...) and returns the exit code.
+ * Never rejects: every failure is reported as one line on stderr.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      if (err.code === 'commander.help' || err.code === 'commander.helpDisplayed') return EXIT_USAGE; // help shown for a missing command
+      const message = err.message.replace(/^error: /, '');
+      return report(new InvalidInputError(ErrorCode.invalidOption, message, { step: 'input', data: { commander: err.code } }), io);
+    }
+    return report(err, io);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const io = processIo();
+  const last = (err: unknown): void => {
+    process.exitCode = report(err, io);
+    process.exit();
+  };
+  process.on('uncaughtException', last);
+  process.on('unhandledRejection', last);
+  void main(process.argv, io).then((code) => {
+    process.exitCode = code;
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+  });
+}

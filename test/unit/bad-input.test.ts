@@ -1,0 +1,69 @@
+/**
+ * Bad input fails at once with a typed error and a stable code, before any network request: a
+ * listening socket stands in for the ACME server and must see no connection at all.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Supervisor } from '../../src/supervisor.js';
+import { ErrorCode, InvalidInputError } from '../../src/errors.js';
+import { fillOptions, type SupervisorOptions } from '../../src/options.js';
+
+describe('bad options are refused before any request', () => {
+  let server: net.Server;
+  let port: number;
+  let connections = 0;
+  let storeDir: string;
+  before(async () => {
+    storeDir = mkdtempSync(join(tmpdir(), 'leec-bad-'));
+    server = net.createServer((s) => {
+      connections += 1;
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    server.close();
+    rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  const cases: Array<[string, (p: number, dir: string) => Partial<SupervisorOptions>, string]> = [
+    ['an http:// directory', (p) => ({ directoryUrl: `http://127.0.0.1:${p}/dir` }), ErrorCode.invalidDirectoryUrl],
+    ['a directory that is not a URL', () => ({ directoryUrl: 'acme.example' }), ErrorCode.invalidDirectoryUrl],
+    ['an ftp: directory', () => ({ directoryUrl: 'ftp://127.0.0.1/dir' }), ErrorCode.invalidDirectoryUrl],
+    ['an unknown key type', () => ({ keyType: 'rsa1024' as never }), ErrorCode.invalidKeyType],
+    ['a contact that is not mailto:', () => ({ contact: ['admin@example.com'] }), ErrorCode.invalidOption],
+    ['a CA bundle that is not PEM', () => ({ caBundle: 'not a pem' }), ErrorCode.invalidOption],
+    ['no store directory', () => ({ storeDir: '' }), ErrorCode.invalidOption],
+    ['an out-of-range port', () => ({ http01: { mode: 'standalone', port: 70000 } }), ErrorCode.invalidOption],
+    ['zero agents', () => ({ maxConcurrentAgents: 0 }), ErrorCode.invalidOption],
+  ];
+  for (const [what, make, code] of cases) {
+    it(`${what} → ${code}`, async () => {
+      const opts = { directoryUrl: `https://127.0.0.1:${port}/dir`, storeDir, ...make(port, storeDir) } as SupervisorOptions;
+      await assert.rejects(Supervisor.start(opts), (e: unknown) => e instanceof InvalidInputError && e.code === code && e.step === 'input');
+      assert.equal(connections, 0);
+    });
+  }
+
+  it('http:// is accepted on loopback only with allowInsecureLoopback', () => {
+    assert.equal(fillOptions({ directoryUrl: 'http://127.0.0.1:1/dir', storeDir, allowInsecureLoopback: true }).directoryUrl, 'http://127.0.0.1:1/dir');
+    assert.throws(
+      () => fillOptions({ directoryUrl: 'http://example.com/dir', storeDir, allowInsecureLoopback: true }),
+      (e: unknown) => e instanceof InvalidInputError && e.code === ErrorCode.invalidDirectoryUrl,
+    );
+  });
+
+  it('fills the documented defaults', () => {
+    const o = fillOptions({ directoryUrl: 'https://ca.example/dir', storeDir });
+    assert.equal(o.keyType, 'rsa4096');
+    assert.equal(o.accountMode, 'shared');
+    assert.deepEqual(o.http01, { mode: 'embedded' });
+    assert.equal(o.maxConcurrentAgents, 8);
+    assert.equal(o.maxAgentRestarts, 3);
+  });
+});
