@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { KEY_TYPES, isKeyType, type KeyType } from '../src/crypto/key-type.js';
+import { fillOptions } from '../src/options.js';
 
 export type BenchMode = 'fast' | 'realistic';
 
@@ -14,6 +15,8 @@ export interface BenchArgs {
   /** Where the JSON records go; undefined means bench/results/<timestamp>.json. */
   json: string | undefined;
   mode: BenchMode;
+  /** leec's maxConcurrentAgents (worker threads at once); default: the library's default. */
+  agents: number;
 }
 
 export const MAX_DOMAINS = 500;
@@ -23,7 +26,9 @@ export const USAGE = `usage: npm run bench -- --domains N --key-type T [--runs R
   --key-type T    one of ${KEY_TYPES.join(', ')}
   --runs R        runs per tool (>= 1, default 3); tools alternate leec, acme-client, acme-client, leec, ...
   --json FILE     write the JSON records here (default bench/results/<timestamp>.json)
-  --mode M        fast (Pebble PEBBLE_VA_NOSLEEP=1, default) or realistic (random VA sleep up to 5 s)`;
+  --mode M        fast (Pebble PEBBLE_VA_NOSLEEP=1, default) or realistic (random VA sleep up to 5 s)
+  --agents A      leec's maxConcurrentAgents: agent threads at once (default 8, the library default;
+                  pass the same as --domains for one thread per certificate)`;
 
 /** A flag error: the message says what is wrong; the caller prints it with USAGE and exits 2. */
 export class BenchUsageError extends Error {
@@ -55,6 +60,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
         runs: { type: 'string' },
         json: { type: 'string' },
         mode: { type: 'string' },
+        agents: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -75,5 +81,6 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
   if (modeRaw !== 'fast' && modeRaw !== 'realistic') throw new BenchUsageError(`--mode must be fast or realistic, got ${JSON.stringify(modeRaw)}`);
   const json = str('json');
   if (json === '') throw new BenchUsageError('--json needs a file name');
-  return { domains, keyType: keyTypeRaw, runs, json, mode: modeRaw };
+  const agents = wholeNumber('agents', str('agents'), fillOptions({ directoryUrl: 'https://ca.invalid/', storeDir: '.' }).maxConcurrentAgents, 1, MAX_DOMAINS);
+  return { domains, keyType: keyTypeRaw, runs, json, mode: modeRaw, agents };
 }

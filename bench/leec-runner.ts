@@ -1,6 +1,6 @@
 /**
  * leec's benchmark cell: a fresh Supervisor (temp store, fresh account, embedded http-01 served through
- * the shared responder, maxConcurrentAgents = N so every agent runs at once) and N obtainCertificate
+ * the shared responder, maxConcurrentAgents = --agents) and N obtainCertificate
  * calls in parallel. Setup requests (directory, nonce, newAccount) are counted on the main thread's
  * `http.client.request.start` diagnostics channel; the agents' own requests come from each result.
  */
@@ -22,6 +22,8 @@ export interface CellContext {
   responder: SharedResponder;
   domains: number;
   keyType: KeyType;
+  /** leec's maxConcurrentAgents. */
+  agents: number;
   /** Run number, part of every name so no two cells share an identifier. */
   run: number;
   /** Scratch space, removed by the caller. */
@@ -50,7 +52,7 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       caBundle: ctx.caPem,
       storeDir,
       keyType: ctx.keyType,
-      maxConcurrentAgents: ctx.domains,
+      maxConcurrentAgents: ctx.agents,
       http01: { mode: 'embedded' },
     });
     const supervisor = sup;

@@ -12,6 +12,8 @@ export interface BenchRecord {
   domains: number;
   keyType: string;
   mode: string;
+  /** leec's agent threads at once (maxConcurrentAgents); acme-client runs all N in one event loop. */
+  agents: number;
   /** Medians over `runs`. */
   wallSeconds: number;
   cpuSeconds: number;
@@ -54,6 +56,7 @@ export function buildRecord(tool: Tool, toolVersion: string, args: BenchArgs, ru
     domains: args.domains,
     keyType: args.keyType,
     mode: args.mode,
+    agents: args.agents,
     wallSeconds: m((r) => r.wallSeconds),
     cpuSeconds: m((r) => r.cpuSeconds),
     certsPerSecond: m((r) => r.certsPerSecond),

@@ -68,6 +68,7 @@ async function bench(args: BenchArgs, closers: Array<() => Promise<void>>): Prom
     responder,
     domains: args.domains,
     keyType: args.keyType,
+    agents: args.agents,
     run,
     tmpRoot,
   });
