@@ -24,9 +24,9 @@ import { WebrootPublisher } from './responder/webroot.js';
 import { CertStore } from './store/cert-store.js';
 import { reuseFreshCertificate } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
-import { AgentPool } from './runtime/agent-pool.js';
+import { WorkerPool } from './runtime/worker-pool.js';
 import { connectApi, exposeApi, type Remote } from './runtime/channel.js';
-import { PROTOCOL_VERSION, type AgentApi, type AgentOutcome, type HostApi } from './runtime/protocol.js';
+import { AGENT_ENTRY, PROTOCOL_VERSION, type AgentApi, type AgentOutcome, type AgentTask, type HostApi } from './agent/protocol.js';
 
 export interface ObtainOptions {
   /** Extra names for the same certificate (subjectAltName). */
@@ -72,7 +72,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   /** Current certificates per name; pass `certificates.sniCallback` as `SNICallback` to hot-swap without restart. */
   readonly certificates: CertificateCache;
   readonly #account: ResolvedAccount | undefined;
-  readonly #pool: AgentPool;
+  readonly #pool: WorkerPool<AgentTask, AgentOutcome>;
   readonly #webroot: WebrootPublisher | undefined;
   readonly #listener: Http01Listener | undefined;
   readonly #jobs = new Map<string, Job>();
@@ -96,7 +96,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#account = init.account;
     this.#listener = init.listener;
     this.#webroot = init.options.http01.mode === 'webroot' ? new WebrootPublisher(init.options.http01.webroot) : undefined;
-    this.#pool = new AgentPool({ maxThreads: init.options.maxConcurrentAgents });
+    this.#pool = new WorkerPool<AgentTask, AgentOutcome>({ filename: AGENT_ENTRY, maxThreads: init.options.maxConcurrentAgents });
   }
 
   /**
@@ -337,6 +337,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         hostPort: host.port2,
         agentPort: agent.port2,
       },
+      [host.port2, agent.port2],
       job.abort.signal,
     );
     job.agent = connectApi<AgentApi>(agent.port1, { deadlineMs: AGENT_CALL_DEADLINE_MS, exited: task, peer: `agent ${job.domain}` });

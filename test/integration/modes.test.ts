@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { startHarness, opensslVerify, sanNames, type Harness } from '../support/pebble-harness.js';
+import { ChallengeFailedError, ErrorCode } from '../../src/errors.js';
 
 function listen(server: http.Server | https.Server, port = 0): Promise<number> {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -136,6 +137,26 @@ describe('embedding in a user’s servers', () => {
       await close(site);
       await close(app);
     }
+  });
+
+  it('a challenge the CA cannot validate fails with a typed error naming the name, and the token is withdrawn', async () => {
+    // Embedded mode with no server on the validator's port: Pebble's connection is refused.
+    const sup = await h.supervisor({ http01: { mode: 'embedded' } });
+    const presented: string[] = [];
+    sup.on('challenge:presented', (e) => presented.push(e.token));
+    const failures: string[] = [];
+    sup.on('failure', (e) => failures.push(e.error.code));
+    await assert.rejects(sup.obtainCertificate('unreachable.example.test'), (e: unknown) => {
+      assert.ok(e instanceof ChallengeFailedError, String(e));
+      assert.equal(e.code, ErrorCode.challengeFailed);
+      assert.equal(e.step, 'challenge');
+      assert.equal(e.data.identifier, 'unreachable.example.test');
+      assert.match(e.problem?.type ?? '', /^urn:ietf:params:acme:error:(connection|unauthorized)$/);
+      return true;
+    });
+    assert.equal(presented.length, 1, 'the token was published before the challenge was answered');
+    assert.equal(sup.challenges.size, 0, 'and withdrawn after the failure');
+    assert.deepEqual(failures, [ErrorCode.challengeFailed]);
   });
 
   it('writes tokens to a webroot that another server serves', async () => {

@@ -11,7 +11,7 @@ import { toAccountKey } from '../acme/jws.js';
 import { HttpTransport } from '../acme/transport.js';
 import { serializeError } from '../errors.js';
 import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from '../crypto/keys.js';
-import { connectApi, exposeApi } from './channel.js';
+import { connectApi, exposeApi } from '../runtime/channel.js';
 import type { AgentApi, AgentOutcome, AgentTask, HostApi } from './protocol.js';
 
 /** How long one call to the supervisor may take before the agent gives up on it. */

@@ -11,6 +11,9 @@ import type { Directory } from '../acme/types.js';
 
 export const PROTOCOL_VERSION = 1 as const;
 
+/** The compiled worker entry of an agent, resolved from dist/src/agent/ to dist/workers/. */
+export const AGENT_ENTRY = new URL('../../workers/agent.js', import.meta.url).href;
+
 /** The piscina task: one job (obtain a certificate) for one domain. */
 export interface AgentTask {
   v: typeof PROTOCOL_VERSION;
