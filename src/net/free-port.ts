@@ -1,7 +1,8 @@
 /**
  * Free loopback port allocation for test fixtures (Pebble, challtestsrv, responders): ask the kernel
  * for port 0 and read what it chose. It is not a reservation: another process may still take the port
- * before the caller binds it, so callers that can retry on EADDRINUSE should.
+ * before the caller binds it, so callers that can retry on EADDRINUSE should. Nothing is remembered
+ * between calls: two separate calls may return the same port (use {@link freePorts} for distinct ones).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -10,32 +11,6 @@ import net from 'node:net';
 export interface FreePortOptions {
   /** Also check that a UDP socket can bind the same port (for DNS servers, which listen on both). */
   udp?: boolean;
-}
-
-/**
- * Ports handed out recently by this process. The kernel may give a port back as soon as its probe
- * socket closes; remembering them keeps two fixtures started at once in one process from being given
- * the same port before either has bound it.
- */
-const recentlyGiven = new Map<number, number>();
-const RECENT_MS = 60_000;
-
-function isRecent(port: number): boolean {
-  const at = recentlyGiven.get(port);
-  if (at === undefined) return false;
-  if (Date.now() - at > RECENT_MS) {
-    recentlyGiven.delete(port);
-    return false;
-  }
-  return true;
-}
-
-function remember(port: number): void {
-  recentlyGiven.set(port, Date.now());
-  if (recentlyGiven.size > 4096) {
-    const now = Date.now();
-    for (const [p, at] of recentlyGiven) if (now - at > RECENT_MS) recentlyGiven.delete(p);
-  }
 }
 
 function listenTcp(host: string, port: number): Promise<net.Server> {
@@ -86,7 +61,7 @@ async function holdPort(host: string, opts: FreePortOptions, exclude: ReadonlySe
       const srv = await listenTcp(host, 0);
       const addr = srv.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      if (port === 0 || exclude.has(port) || isRecent(port)) {
+      if (port === 0 || exclude.has(port)) {
         rejected.push(srv); // keep it open so the kernel gives another port next time
         continue;
       }
@@ -99,7 +74,6 @@ async function holdPort(host: string, opts: FreePortOptions, exclude: ReadonlySe
           continue;
         }
       }
-      remember(port);
       const u = udp;
       return {
         port,

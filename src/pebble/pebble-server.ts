@@ -33,6 +33,12 @@ export interface PebbleOptions {
   externalAccountMACKeys?: Record<string, string>;
   /** Receives the child processes' output lines (default: discard). */
   log?: (line: string) => void;
+  /**
+   * The throwaway CA material for Pebble's own HTTPS listeners (see createThrowawayCa). Default: a new
+   * one generated for this call. Pass one to share it between several Pebbles and skip the RSA key
+   * generation each start would otherwise pay.
+   */
+  tls?: ThrowawayCa;
 }
 
 /** A running Pebble and its DNS server. */
@@ -68,27 +74,6 @@ const KILL_GRACE_MS = 3_000;
 const START_ATTEMPTS = 3;
 const OUTPUT_LINES = 80;
 
-/** Children of every fixture in this process, SIGKILLed if the process exits without stop(). */
-const liveChildren = new Set<ChildProcess>();
-/** Work dirs the fixtures made and have not removed yet, removed if the process exits without stop(). */
-const liveWorkDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of liveChildren) {
-      try {
-        c.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    for (const dir of liveWorkDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
 interface Child {
   name: string;
   proc: ChildProcess;
@@ -109,6 +94,26 @@ class OutputRing {
   }
 }
 
+/**
+ * Runs the real binary under a small POSIX sh guard that ends it when this Node process goes away, even
+ * by SIGKILL or a test runner's timeout (an 'exit' hook does not run then): the guard holds a pipe from
+ * us on fd 0 and, at its EOF, sends the binary SIGTERM. SIGTERM to the guard is passed on too, and the
+ * guard exits with the binary's status, so an early exit of Pebble is still seen at once.
+ */
+const GUARD_SCRIPT = [
+  'exec 3<&0',
+  '"$@" </dev/null 3<&- &',
+  'child=$!',
+  '( while read -r _; do :; done; kill -TERM "$child" 2>/dev/null ) <&3 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'trap \'kill -TERM "$child" 2>/dev/null\' TERM INT',
+  'wait "$child"; status=$?',
+  'if kill -0 "$child" 2>/dev/null; then wait "$child"; status=$?; fi',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
 function spawnChild(
   name: string,
   file: string,
@@ -118,7 +123,7 @@ function spawnChild(
   log: (line: string) => void,
   output: OutputRing,
 ): Child {
-  const proc = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('/bin/sh', ['-c', GUARD_SCRIPT, `leec-guard-${name}`, file, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
   const child: Child = {
     name,
     proc,
@@ -132,13 +137,11 @@ function spawnChild(
       if (child.exited) return;
       child.exited = true;
       child.exitDescription = desc;
-      liveChildren.delete(proc);
       resolve();
     };
     proc.once('exit', (code, signal) => done(signal !== null ? `signal ${signal}` : `exit code ${code}`));
     proc.once('error', (err) => done(`spawn error: ${err.message}`));
   });
-  if (proc.pid !== undefined) liveChildren.add(proc);
   const onLines = (stream: NodeJS.ReadableStream | null): void => {
     if (stream === null) return;
     let buf = '';
@@ -165,15 +168,20 @@ function spawnChild(
   return child;
 }
 
-/** Lets the process exit while a forgotten fixture still runs (the exit hook then kills it). */
+/** Lets the process exit while a forgotten fixture still runs (its exit hook then kills it). */
 function unrefChild(c: Child): void {
   c.proc.unref();
+  (c.proc.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   (c.proc.stdout as unknown as { unref?: () => void } | null)?.unref?.();
   (c.proc.stderr as unknown as { unref?: () => void } | null)?.unref?.();
 }
 
 async function killChild(c: Child): Promise<void> {
   if (c.exited) return;
+  if (c.pid <= 0) {
+    await c.exit; // never started: its 'error' event settles it; never signal pid -1
+    return;
+  }
   c.proc.ref(); // keep the loop alive until its exit is seen
   try {
     process.kill(c.pid, 'SIGTERM');
@@ -196,6 +204,8 @@ async function killChild(c: Child): Promise<void> {
     }
     await c.exit;
   }
+  // Closing the guard's pipe makes its watcher end the binary, should the guard itself have been killed.
+  c.proc.stdin?.destroy();
 }
 
 interface Response {
@@ -281,17 +291,22 @@ function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv 
 }
 
 /**
- * The HTTPS CA material, made once per process and shared by every fixture it starts: RSA key
- * generation is most of a start's cost otherwise. Trust in it means nothing outside these tests.
+ * The 'exit' handler of one fixture start: if the process exits without stop(), SIGKILLs that start's
+ * own children by PID (synchronously, as 'exit' handlers must be) and removes the temp workDir it made.
+ * Each start registers its own and removes it once its cleanup is done, so nothing is shared.
  */
-let caMaterial: Promise<ThrowawayCa> | undefined;
-
-function throwawayCa(): Promise<ThrowawayCa> {
-  caMaterial ??= createThrowawayCa().catch((err: unknown) => {
-    caMaterial = undefined;
-    throw err;
-  });
-  return caMaterial;
+function exitHook(children: readonly Child[], ownWorkDir: string | undefined): () => void {
+  return () => {
+    for (const c of children) {
+      if (c.exited || c.pid <= 0) continue;
+      try {
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (ownWorkDir !== undefined) rmSync(ownWorkDir, { recursive: true, force: true });
+  };
 }
 
 async function startOnce(
@@ -303,23 +318,23 @@ async function startOnce(
   const log = opts.log ?? (() => {});
   const ownDir = opts.workDir === undefined;
   const workDir = ownDir ? await mkdtemp(path.join(os.tmpdir(), 'leec-pebble-')) : path.resolve(opts.workDir as string);
-  if (ownDir) liveWorkDirs.add(workDir);
-  else await mkdir(workDir, { recursive: true });
+  if (!ownDir) await mkdir(workDir, { recursive: true });
+  const children: Child[] = [];
+  const onExit = exitHook(children, ownDir ? workDir : undefined);
+  process.once('exit', onExit);
   const files = {
     cert: path.join(workDir, 'pebble-cert.pem'),
     key: path.join(workDir, 'pebble-key.pem'),
     ca: path.join(workDir, 'pebble-ca.pem'),
     config: path.join(workDir, 'pebble-config.json'),
   };
-  const children: Child[] = [];
   const output = new OutputRing();
 
   const cleanup = async (): Promise<void> => {
     await Promise.all(children.map(killChild));
-    if (ownDir) {
-      await rm(workDir, { recursive: true, force: true });
-      liveWorkDirs.delete(workDir);
-    } else await Promise.all(Object.values(files).map((f) => rm(f, { force: true })));
+    if (ownDir) await rm(workDir, { recursive: true, force: true });
+    else await Promise.all(Object.values(files).map((f) => rm(f, { force: true })));
+    process.off('exit', onExit); // only once its children are gone and its files removed
   };
 
   try {
@@ -430,8 +445,10 @@ export async function startPebble(opts: PebbleOptions): Promise<PebbleInstance> 
       'Pebble is not installed (pebble and pebble-challtestsrv were not found in /usr/bin or PATH): run `sudo apt-get install -y pebble`',
     );
   }
-  installExitHook();
-  const tls = throwawayCa();
+  // One CA per call (shared by its retries), unless the caller brings one. The no-op catch only keeps a
+  // failed generation from being an unhandled rejection when an attempt fails before awaiting it.
+  const tls = opts.tls !== undefined ? Promise.resolve(opts.tls) : createThrowawayCa();
+  tls.catch(() => {});
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(bins, tls, opts, env);
