@@ -2,6 +2,9 @@
  * Supervisor options: the one place where defaults live and where options are checked, before any
  * network request. Produces FilledOptions; throws InvalidInputError with a stable code on bad input.
  */
+import { X509Certificate } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+import { splitPemChain } from './crypto/certificate.js';
 import { ErrorCode, InvalidInputError } from './errors.js';
 import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from './crypto/key-type.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -77,8 +80,11 @@ export function checkDirectoryUrl(raw: unknown, allowInsecureLoopback = false): 
     return bad(ErrorCode.invalidDirectoryUrl, `directoryUrl ${JSON.stringify(raw)} is not a URL`, { directoryUrl: raw });
   }
   if (url.protocol === 'https:') return url.href;
-  if (url.protocol === 'http:' && allowInsecureLoopback && LOOPBACK.has(url.hostname)) return url.href;
-  return bad(ErrorCode.invalidDirectoryUrl, `directoryUrl must be https:// (RFC 8555 §6.1), got ${url.protocol}//${url.host}`, { directoryUrl: raw });
+  if (url.protocol === 'http:' && allowInsecureLoopback) {
+    if (LOOPBACK.has(url.hostname)) return url.href;
+    return bad(ErrorCode.invalidDirectoryUrl, `http:// is allowed only on a loopback host (127.0.0.1, localhost, [::1]), got ${url.href}`, { directoryUrl: raw });
+  }
+  return bad(ErrorCode.invalidDirectoryUrl, `directoryUrl must be https:// (RFC 8555 §6.1), got ${url.href}`, { directoryUrl: raw });
 }
 
 export function checkKeyType(raw: unknown): KeyType {
@@ -86,9 +92,39 @@ export function checkKeyType(raw: unknown): KeyType {
   return raw;
 }
 
-function positiveInt(name: string, raw: unknown, dflt: number): number {
+function wholeNumber(name: string, raw: unknown, dflt: number, min: number): number {
   if (raw === undefined) return dflt;
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0) bad(ErrorCode.invalidOption, `${name} must be a whole number >= 0`, { [name]: raw });
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min) bad(ErrorCode.invalidOption, `${name} must be a whole number >= ${min}`, { [name]: raw });
+  return raw;
+}
+
+/** Every option name, so a misspelt one (LEEC threw `invalid_leec_option`) is refused, not ignored. */
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'http01', 'maxConcurrentAgents',
+  'maxAgentRestarts', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger',
+]);
+
+function checkLogger(raw: unknown): Logger {
+  if (raw === undefined) return silentLogger;
+  const l = raw as Record<string, unknown>;
+  if (typeof l !== 'object' || l === null || !['debug', 'info', 'warn', 'error'].every((m) => typeof l[m] === 'function')) {
+    bad(ErrorCode.invalidOption, 'logger must have debug, info, warn and error methods', {});
+  }
+  return raw as Logger;
+}
+
+/** PEM text that Node's TLS accepts as trust anchors. */
+function checkCaBundle(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !raw.includes('-----BEGIN CERTIFICATE-----')) {
+    bad(ErrorCode.invalidOption, 'caBundle must be PEM text with at least one certificate', {});
+  }
+  try {
+    for (const pem of splitPemChain(raw)) new X509Certificate(pem);
+    createSecureContext({ ca: raw });
+  } catch (cause) {
+    bad(ErrorCode.invalidOption, `caBundle is not usable as TLS trust anchors: ${(cause as Error).message}`, {});
+  }
   return raw;
 }
 
@@ -110,6 +146,7 @@ function checkHttp01(raw: unknown): Http01Mode {
   if (m?.mode === 'embedded') return m;
   if (m?.mode === 'standalone') {
     if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) bad(ErrorCode.invalidOption, 'http01.port must be 0-65535', { port: m.port });
+    if (m.host !== undefined && (typeof m.host !== 'string' || m.host === '')) bad(ErrorCode.invalidOption, 'http01.host must be an address', { host: m.host });
     return m.host === undefined ? { mode: 'standalone', port: m.port } : { mode: 'standalone', port: m.port, host: m.host };
   }
   if (m?.mode === 'webroot') {
@@ -122,28 +159,25 @@ function checkHttp01(raw: unknown): Http01Mode {
 /** Checks every option and fills the defaults. */
 export function fillOptions(o: SupervisorOptions): FilledOptions {
   if (typeof o !== 'object' || o === null) bad(ErrorCode.invalidOption, 'options are required', {});
+  const unknown = Object.keys(o).filter((k) => !KNOWN_OPTIONS.has(k));
+  if (unknown.length > 0) bad(ErrorCode.invalidOption, `unknown option ${unknown.join(', ')}`, { unknown });
   if (typeof o.storeDir !== 'string' || o.storeDir === '') bad(ErrorCode.invalidOption, 'storeDir is required', { storeDir: o.storeDir });
-  if (o.caBundle !== undefined && (typeof o.caBundle !== 'string' || !o.caBundle.includes('-----BEGIN CERTIFICATE-----'))) {
-    bad(ErrorCode.invalidOption, 'caBundle must be PEM text with at least one certificate', {});
-  }
   if (o.accountMode !== undefined && o.accountMode !== 'shared' && o.accountMode !== 'throwaway') {
     bad(ErrorCode.invalidOption, 'accountMode must be shared or throwaway', { accountMode: o.accountMode });
   }
-  const maxConcurrentAgents = positiveInt('maxConcurrentAgents', o.maxConcurrentAgents, 8);
-  if (maxConcurrentAgents < 1) bad(ErrorCode.invalidOption, 'maxConcurrentAgents must be at least 1', { maxConcurrentAgents });
   return {
     directoryUrl: checkDirectoryUrl(o.directoryUrl, o.allowInsecureLoopback === true),
-    caBundle: o.caBundle,
+    caBundle: checkCaBundle(o.caBundle),
     storeDir: o.storeDir,
     keyType: o.keyType === undefined ? DEFAULT_KEY_TYPE : checkKeyType(o.keyType),
     contact: checkContact(o.contact),
     accountMode: o.accountMode ?? 'shared',
     http01: checkHttp01(o.http01),
-    maxConcurrentAgents,
-    maxAgentRestarts: positiveInt('maxAgentRestarts', o.maxAgentRestarts, 3),
-    httpTimeoutMs: positiveInt('httpTimeoutMs', o.httpTimeoutMs, 30_000),
-    pollTimeoutMs: positiveInt('pollTimeoutMs', o.pollTimeoutMs, 300_000),
-    pollInitialMs: positiveInt('pollInitialMs', o.pollInitialMs, 250),
-    logger: o.logger ?? silentLogger,
+    maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
+    maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
+    httpTimeoutMs: wholeNumber('httpTimeoutMs', o.httpTimeoutMs, 30_000, 1),
+    pollTimeoutMs: wholeNumber('pollTimeoutMs', o.pollTimeoutMs, 300_000, 1),
+    pollInitialMs: wholeNumber('pollInitialMs', o.pollInitialMs, 250, 1),
+    logger: checkLogger(o.logger),
   };
 }

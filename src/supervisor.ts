@@ -4,6 +4,7 @@
  * request, restarts an agent whose thread died (bounded, resuming its order), stores what agents obtain,
  * and hot-swaps certificates into the SNI callback. The full supervision tree is built on this later.
  */
+import { stat } from 'node:fs/promises';
 import { MessageChannel } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import { HttpTransport } from './acme/transport.js';
@@ -13,7 +14,7 @@ import type { AgentState } from './acme/flow.js';
 import { resolveAccount, type ResolvedAccount } from './account.js';
 import type { CertificateResult, ObtainOutcome } from './certificate-result.js';
 import { checkKeyType, fillOptions, type FilledOptions, type SupervisorOptions } from './options.js';
-import { AbortedError, ActorExitedError, ErrorCode, LeecError, reviveError } from './errors.js';
+import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError, reviveError } from './errors.js';
 import type { SupervisorEvents } from './events.js';
 import { normalizeNames } from './names.js';
 import type { KeyType } from './crypto/key-type.js';
@@ -48,6 +49,9 @@ interface Job {
   domain: string;
   names: string[];
   keyType: KeyType;
+  onlyIfDue: boolean;
+  /** A job for the same domain with another request, which this one waits for. */
+  previous: Job | undefined;
   incarnation: number;
   state: AgentState;
   resume: { orderUrl: string; keyPem?: string | undefined } | undefined;
@@ -110,10 +114,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   static async start(opts: SupervisorOptions): Promise<Supervisor> {
     const options = fillOptions(opts);
+    if (options.http01.mode === 'webroot') await checkWebroot(options.http01.webroot);
     const transport = new HttpTransport({ caPem: options.caBundle, timeoutMs: options.httpTimeoutMs });
     const store = new CertStore(options.storeDir);
     const challenges = new ChallengeStore();
     let listener: Http01Listener | undefined;
+    let sup: Supervisor | undefined;
     try {
       const directory = await fetchDirectory(transport, options.directoryUrl);
       const account =
@@ -122,7 +128,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           : undefined;
       if (options.http01.mode === 'standalone') {
         const { port, host = '127.0.0.1' } = options.http01;
-        listener = await listenHttp01(challenges, { port, host }).catch((cause: unknown) => {
+        listener = await listenHttp01(challenges, { port, host, onServed: (h, token) => sup?.emit('challenge:served', { host: h, token }) }).catch((cause: unknown) => {
           throw new LeecError(ErrorCode.listen, `the http-01 responder cannot listen on ${host}:${port}: ${(cause as Error).message}`, {
             step: 'input',
             cause,
@@ -130,7 +136,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           });
         });
       }
-      const sup = new Supervisor({ options, directory, store, challenges, account, listener });
+      sup = new Supervisor({ options, directory, store, challenges, account, listener });
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
       return sup;
     } catch (e) {
@@ -189,15 +195,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const keyType = opts.keyType === undefined ? this.options.keyType : checkKeyType(opts.keyType);
     const primary = names[0]!;
     const running = this.#jobs.get(primary);
-    if (running) return running.done;
-    if (opts.onlyIfDue) {
-      const reused = await this.#reuseIfFresh(primary, names, keyType, started);
-      if (reused) return reused;
-    }
+    // The same request joins the running job; a different one (names, key type) waits for it to end.
+    if (running && sameRequest(running, names, keyType, opts.onlyIfDue === true)) return running.done;
     const job: Job = {
       domain: primary,
       names,
       keyType,
+      onlyIfDue: opts.onlyIfDue === true,
+      previous: running,
       incarnation: 0,
       state: 'idle',
       resume: undefined,
@@ -208,9 +213,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       threadId: undefined,
       done: undefined as unknown as Promise<CertificateResult>,
     };
-    job.done = this.#runJob(job, started).finally(() => this.#jobs.delete(primary));
+    // Registered before any await, so a concurrent call sees it and joins (never two jobs per domain).
     this.#jobs.set(primary, job);
+    job.done = (async () => {
+      await running?.done.catch(() => undefined);
+      job.previous = undefined;
+      this.#throwIfStopped(job);
+      if (job.onlyIfDue) {
+        const reused = await this.#reuseIfFresh(primary, names, keyType, started);
+        if (reused) return reused;
+        this.#throwIfStopped(job);
+      }
+      return this.#runJob(job, started);
+    })().finally(() => {
+      if (this.#jobs.get(primary) === job) this.#jobs.delete(primary);
+    });
     return job.done;
+  }
+
+  #throwIfStopped(job: Job): void {
+    if (job.stopping || this.#closed) {
+      const err = new AbortedError(ErrorCode.aborted, `the job for ${job.domain} was stopped before it started`, { step: 'input' });
+      this.emit('stopped', { domain: job.domain });
+      throw err;
+    }
   }
 
   async #reuseIfFresh(domain: string, names: string[], keyType: KeyType, started: number): Promise<CertificateResult | undefined> {
@@ -229,7 +255,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       try {
         outcome = await this.#runAgentOnce(job);
       } catch (cause) {
-        await this.#withdrawTokens(job);
         const err = job.stopping
           ? new AbortedError(ErrorCode.aborted, `agent for ${job.domain} was stopped`, { step: stepOf(job.state), cause })
           : new ActorExitedError(ErrorCode.actorExited, `agent for ${job.domain} died (incarnation ${job.incarnation}): ${(cause as Error)?.message ?? cause}`, {
@@ -237,7 +262,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
               cause,
               data: { domain: job.domain, incarnation: job.incarnation },
             });
-        if (job.stopping || job.incarnation >= this.options.maxAgentRestarts) return this.#fail(job, err);
+        if (job.stopping || this.#closed || job.incarnation >= this.options.maxAgentRestarts) return this.#fail(job, err);
         job.incarnation += 1;
         this.options.logger.warn('agent died, restarting', { domain: job.domain, incarnation: job.incarnation, resume: job.resume?.orderUrl });
         this.emit('agent:restart', { domain: job.domain, incarnation: job.incarnation, error: err });
@@ -348,6 +373,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       job.agent = undefined;
       job.threadId = undefined;
       host.port1.close();
+      // Whatever the agent managed to clean up, no token outlives its incarnation.
+      await this.#withdrawTokens(job);
     }
   }
 
@@ -385,9 +412,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * it does not within a grace period. The pending `obtainCertificate` rejects with AbortedError.
    */
   async stop(domain: string): Promise<void> {
-    const job = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!);
-    if (!job) return;
+    const jobs: Job[] = [];
+    for (let j = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!); j; j = j.previous) jobs.push(j);
+    await Promise.all(jobs.map((j) => this.#stopJob(j)));
+  }
+
+  async #stopJob(job: Job): Promise<void> {
     job.stopping = true;
+    // Queued for a thread, or not started: nothing to clean up in an agent, so cancel it now.
+    if (job.threadId === undefined) job.abort.abort();
     const grace = setTimeout(() => job.abort.abort(), STOP_GRACE_MS);
     try {
       await job.agent?.stop().catch(() => job.abort.abort());
@@ -406,6 +439,18 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await this.#listener?.close();
     this.removeAllListeners();
   }
+}
+
+/** The webroot must be an existing directory: leec creates only `.well-known/acme-challenge/` in it. */
+async function checkWebroot(webroot: string): Promise<void> {
+  const st = await stat(webroot).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new InvalidInputError(ErrorCode.invalidOption, `http01.webroot ${webroot} is not an existing directory`, { step: 'input', data: { webroot } });
+  }
+}
+
+function sameRequest(job: Job, names: string[], keyType: KeyType, onlyIfDue: boolean): boolean {
+  return job.keyType === keyType && job.onlyIfDue === onlyIfDue && job.names.length === names.length && job.names.every((n, i) => n === names[i]);
 }
 
 function toLeecError(e: unknown): LeecError {

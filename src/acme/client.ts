@@ -103,7 +103,7 @@ export class AcmeClient {
       const jws = await signJws({ key: this.#key, url, nonce, kid, payload });
       const headers: Record<string, string> = { 'content-type': 'application/jose+json' };
       if (opts.accept) headers.accept = opts.accept;
-      const res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step });
+      const res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal });
       this.#nonces.harvest(res);
       if (res.status < 400) return res;
       const problem = parseProblem(res.body, res.status) ?? {

@@ -17,9 +17,21 @@ export async function fetchDirectory(transport: HttpTransport, url: string): Pro
   } catch (cause) {
     throw new ProtocolError(ErrorCode.protocol, `directory ${url} is not JSON`, { step: 'directory', cause });
   }
+  const scheme = new URL(url).protocol;
   for (const k of ['newNonce', 'newAccount', 'newOrder'] as const) {
-    if (typeof d?.[k] !== 'string') {
+    const v = d?.[k];
+    if (typeof v !== 'string') {
       throw new ProtocolError(ErrorCode.protocol, `directory ${url} has no ${k} URL`, { step: 'directory' });
+    }
+    // §6.1: all ACME traffic is over HTTPS; a directory never sends the client elsewhere in the clear.
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(v);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed?.protocol !== scheme) {
+      throw new ProtocolError(ErrorCode.protocol, `directory ${url} gives ${k} as ${JSON.stringify(v)}, not an absolute ${scheme}// URL`, { step: 'directory' });
     }
   }
   return d as unknown as Directory;

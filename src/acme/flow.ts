@@ -115,11 +115,19 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
   let challengesAnswered = 0;
   if (order.status === 'pending') {
     const thumbprintJwk = client.accountKey.jwk;
-    // All authorizations of the order are worked at once (§7.5).
-    const answered = await Promise.all(
-      order.authorizations.map((url) => completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen)),
+    // All authorizations of the order are worked at once (§7.5). The first failure stops the others,
+    // and every one withdraws its token before the failure is reported.
+    const siblings = new AbortController();
+    const settled = await Promise.allSettled(
+      order.authorizations.map((url) =>
+        completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen, siblings.signal).catch((e: unknown) => {
+          if (!siblings.signal.aborted) siblings.abort(e);
+          throw e;
+        }),
+      ),
     );
-    challengesAnswered = answered.filter(Boolean).length;
+    if (siblings.signal.aborted) throw siblings.signal.reason;
+    challengesAnswered = settled.filter((r) => r.status === 'fulfilled' && r.value).length;
     // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
     order = { ...order, status: 'ready' };
   }
@@ -212,7 +220,9 @@ async function completeAuthorization(
   hooks: FlowHooks,
   poll: PollOptions,
   startKeygen: () => void,
+  siblingFailed: AbortSignal,
 ): Promise<boolean> {
+  const wait = waitUnless(client, siblingFailed);
   const authz = await client.getAuthorization(url);
   if (authz.status === 'valid') return false;
   if (authz.status !== 'pending') throw authorizationNotPending(authz);
@@ -226,28 +236,47 @@ async function completeAuthorization(
   const host = authz.identifier.value;
   const token = challenge.token;
   let answered = false;
+  const keyAuth = await keyAuthorization(token, jwk);
   try {
-    await hooks.presentHttp01({ host, token, keyAuthorization: await keyAuthorization(token, jwk) });
+    await hooks.presentHttp01({ host, token, keyAuthorization: keyAuth });
     if (challenge.status === 'pending') {
       await client.respondChallenge(challenge.url);
       answered = true;
     }
     startKeygen();
     // The CA has only just been asked to validate: a poll now would find it pending.
-    await client.wait(poll.initialMs, 'authorization');
+    await wait(poll.initialMs);
     const final = await pollUntil('authorization', `authorization of ${host}`, async () => {
       const r = await client.pollAuthorization(url);
       return { value: r.authorization, retryAfterMs: r.retryAfterMs };
-    }, (a) => a.status !== 'pending', (ms) => client.wait(ms, 'authorization'), poll);
+    }, (a) => a.status !== 'pending', wait, poll);
     if (final.status === 'valid') return answered;
     if (final.status === 'invalid') {
       const failed = final.challenges.find((c) => c.type === 'http-01');
-      throw challengeFailedError(host, 'http-01', failed?.error);
+      // The CA's detail may quote the expected key authorization: never let it reach a log.
+      throw challengeFailedError(host, 'http-01', failed?.error, [keyAuth]);
     }
     throw authorizationNotPending(final);
   } finally {
     await hooks.cleanupHttp01({ host, token }).catch(() => undefined);
   }
+}
+
+/** The client's abortable wait, also cut short (by rejecting) when a sibling authorization failed. */
+function waitUnless(client: AcmeClient, signal: AbortSignal): (ms: number) => Promise<void> {
+  return async (ms) => {
+    if (signal.aborted) throw signal.reason;
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([client.wait(ms, 'authorization'), aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  };
 }
 
 function authorizationNotPending(a: Authorization): LeecError {

@@ -58,12 +58,33 @@ export function problemError(p: AcmeProblem, step: AcmeStep, retryAfterMs?: numb
   }
 }
 
-/** An authorization that became invalid (§7.1.4): the challenge's error names what the CA saw. */
-export function challengeFailedError(identifier: string, challengeType: string, error: unknown): ChallengeFailedError {
-  const p: AcmeProblem =
+/** Replaces each secret (e.g. a key authorization quoted by the CA) in the problem's details. */
+export function redactProblem(p: AcmeProblem, secrets: readonly string[]): AcmeProblem {
+  const clean = (text: string | undefined): string | undefined =>
+    text === undefined ? undefined : secrets.reduce((t, secret) => (secret ? t.split(secret).join('[redacted]') : t), text);
+  const out: AcmeProblem = { ...p };
+  const detail = clean(p.detail);
+  if (detail !== undefined) out.detail = detail;
+  if (p.subproblems) {
+    out.subproblems = p.subproblems.map((sp) => {
+      const d = clean(sp.detail);
+      return d === undefined ? sp : { ...sp, detail: d };
+    });
+  }
+  return out;
+}
+
+/**
+ * An authorization that became invalid (§7.1.4): the challenge's error names what the CA saw.
+ * `secrets` (the key authorization) are blanked out of the CA's text.
+ */
+export function challengeFailedError(identifier: string, challengeType: string, error: unknown, secrets: readonly string[] = []): ChallengeFailedError {
+  const p: AcmeProblem = redactProblem(
     typeof error === 'object' && error !== null && typeof (error as AcmeProblem).type === 'string'
       ? (error as AcmeProblem)
-      : { type: `${PROBLEM_PREFIX}unauthorized`, detail: 'authorization invalid' };
+      : { type: `${PROBLEM_PREFIX}unauthorized`, detail: 'authorization invalid' },
+    secrets,
+  );
   return new ChallengeFailedError(
     ErrorCode.challengeFailed,
     `${challengeType} validation of ${identifier} failed: ${formatProblem(p, 'challenge')}`,

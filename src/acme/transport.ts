@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { ErrorCode, TransportError, type AcmeStep } from '../errors.js';
+import { AbortedError, ErrorCode, TransportError, type AcmeStep } from '../errors.js';
 
 export interface TransportOptions {
   /** PEM trust anchors for the ACME server's TLS certificate; default: Node's bundled roots. */
@@ -28,10 +28,16 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string;
   step: AcmeStep;
+  /** Aborts the request in flight (the job was stopped). */
+  signal?: AbortSignal | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+function abortedError(step: AcmeStep): AbortedError {
+  return new AbortedError(ErrorCode.aborted, `stopped during ${step}`, { step });
+}
 
 /** One keep-alive agent per transport: connections to the CA are reused across the whole order flow. */
 export class HttpTransport {
@@ -58,15 +64,22 @@ export class HttpTransport {
     const mod = isHttps ? https : http;
     const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
     if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+    if (req.signal?.aborted) return Promise.reject(abortedError(req.step));
     return new Promise<HttpResponse>((resolve, reject) => {
-      const fail = (cause: unknown, what: string): void =>
+      let settled = false;
+      const fail = (cause: unknown, what: string): void => {
+        if (settled) return;
+        settled = true;
+        const code = cause instanceof Error && 'code' in cause ? String(cause.code) : undefined;
+        const why = cause instanceof Error ? `${code ? `${code}: ` : ''}${cause.message}` : String(cause);
         reject(
-          new TransportError(ErrorCode.transport, `${what} ${req.method} ${req.url} at ${req.step}`, {
+          new TransportError(ErrorCode.transport, `${what} ${req.method} ${req.url} at ${req.step}: ${why}`, {
             step: req.step,
             cause,
-            data: { url: req.url, ...(cause instanceof Error && 'code' in cause ? { cause: String(cause.code) } : {}) },
+            data: { url: req.url, ...(code ? { cause: code } : {}) },
           }),
         );
+      };
       const r = mod.request(
         url,
         { method: req.method, headers, agent: isHttps ? this.#httpsAgent : this.#httpAgent, timeout: this.#timeoutMs },
@@ -76,8 +89,8 @@ export class HttpTransport {
           res.on('data', (c: Buffer) => {
             size += c.length;
             if (size > this.#maxBody) {
-              res.destroy();
               fail(new Error(`body over ${this.#maxBody} bytes`), 'response too large for');
+              res.destroy();
               return;
             }
             chunks.push(c);
@@ -86,12 +99,25 @@ export class HttpTransport {
           res.on('aborted', () => fail(new Error('aborted'), 'response cut for'));
           res.on('end', () => {
             if (!res.complete) return fail(new Error('truncated body'), 'truncated response for');
+            if (settled) return;
+            settled = true;
             resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
           });
         },
       );
       const deadline = setTimeout(() => r.destroy(new Error(`timed out after ${this.#timeoutMs} ms`)), this.#timeoutMs);
-      r.on('close', () => clearTimeout(deadline));
+      const onAbort = (): void => {
+        if (!settled) {
+          settled = true;
+          reject(abortedError(req.step));
+        }
+        r.destroy();
+      };
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      r.on('close', () => {
+        clearTimeout(deadline);
+        req.signal?.removeEventListener('abort', onAbort);
+      });
       r.on('timeout', () => r.destroy(new Error(`idle for ${this.#timeoutMs} ms`)));
       r.on('error', (e) => fail(e, 'request failed:'));
       r.end(req.body);

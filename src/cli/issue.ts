@@ -86,6 +86,7 @@ async function checkWebroot(dir: string): Promise<string> {
  */
 export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOptions> {
   const allowInsecureLoopback = raw.insecureLoopback === true;
+  if (raw.directory === undefined) bad('--directory is required (the CA\'s ACME directory URL)');
   const directoryUrl = checkDirectoryUrl(raw.directory, allowInsecureLoopback);
   if (raw.domain === undefined) bad('--domain is required');
   const names = normalizeNames(raw.domain, raw.san ?? [], { challenge: 'http-01' });

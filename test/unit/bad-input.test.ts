@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor.js';
@@ -41,12 +41,23 @@ describe('bad options are refused before any request', () => {
     ['no store directory', () => ({ storeDir: '' }), ErrorCode.invalidOption],
     ['an out-of-range port', () => ({ http01: { mode: 'standalone', port: 70000 } }), ErrorCode.invalidOption],
     ['zero agents', () => ({ maxConcurrentAgents: 0 }), ErrorCode.invalidOption],
+    ['a zero HTTP timeout', () => ({ httpTimeoutMs: 0 }), ErrorCode.invalidOption],
+    ['a misspelt option', () => ({ keytype: 'ec256' }) as never, ErrorCode.invalidOption],
+    ['a logger without methods', () => ({ logger: {} as never }), ErrorCode.invalidOption],
+    ['a standalone host that is not a string', () => ({ http01: { mode: 'standalone', port: 0, host: 42 as never } }), ErrorCode.invalidOption],
+    ['a webroot that does not exist', (_p, dir) => ({ http01: { mode: 'webroot', webroot: join(dir, 'missing') } }), ErrorCode.invalidOption],
+    [
+      'a CA bundle whose PEM body is junk',
+      () => ({ caBundle: '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n' }),
+      ErrorCode.invalidOption,
+    ],
   ];
   for (const [what, make, code] of cases) {
     it(`${what} → ${code}`, async () => {
       const opts = { directoryUrl: `https://127.0.0.1:${port}/dir`, storeDir, ...make(port, storeDir) } as SupervisorOptions;
       await assert.rejects(Supervisor.start(opts), (e: unknown) => e instanceof InvalidInputError && e.code === code && e.step === 'input');
       assert.equal(connections, 0);
+      assert.equal(existsSync(join(storeDir, 'missing')), false, 'nothing created');
     });
   }
 
