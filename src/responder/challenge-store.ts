@@ -9,14 +9,21 @@ import type { ChallengePublisher, PublishedChallenge } from './challenge-publish
 /** The token alphabet of RFC 8555 §8.3: base64url without padding. */
 export const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
 
-/** True when `token` is a non-empty base64url string (RFC 8555 §8.3). */
+/**
+ * The longest token accepted. RFC 8555 §8.3 sets no maximum (CAs send 43 characters); this cap
+ * keeps `.<token>.<12 hex>.tmp` within a 255-byte file name in webroot mode and bounds lookups.
+ */
+export const MAX_TOKEN_LENGTH = 200;
+
+/** True when `token` is a non-empty base64url string without padding (RFC 8555 §8.3) of at most MAX_TOKEN_LENGTH characters. */
 export function isValidToken(token: unknown): token is string {
-  return typeof token === 'string' && TOKEN_RE.test(token);
+  return typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH && TOKEN_RE.test(token);
 }
 
 /**
  * Normalizes a host or Host header: lowercased, port stripped (`[::1]:80` → `::1`,
- * `example.test:5002` → `example.test`), one trailing dot dropped.
+ * `example.test:5002` → `example.test`), one trailing dot dropped; '' for a name still ending in
+ * a dot (`example.test..`). Idempotent, so normalizing twice can never widen a match.
  */
 export function normalizeHost(host: string): string {
   let h = host.trim().toLowerCase();
@@ -29,7 +36,7 @@ export function normalizeHost(host: string): string {
     if (colon !== -1 && h.indexOf(':', colon + 1) === -1) h = h.slice(0, colon);
   }
   if (h.endsWith('.')) h = h.slice(0, -1);
-  return h;
+  return h.endsWith('.') ? '' : h;
 }
 
 /**
@@ -42,7 +49,7 @@ export class ChallengeStore implements ChallengePublisher {
   /** Stores a key authorization. Throws InvalidInputError for a non-base64url token or empty host. */
   async present(c: PublishedChallenge): Promise<void> {
     if (!isValidToken(c.token)) {
-      throw new InvalidInputError(ErrorCode.invalidOption, 'http-01 token must be base64url (RFC 8555 §8.3)', {
+      throw new InvalidInputError(ErrorCode.invalidOption, `http-01 token must be base64url of at most ${MAX_TOKEN_LENGTH} characters (RFC 8555 §8.3)`, {
         step: 'challenge',
       });
     }

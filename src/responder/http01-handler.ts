@@ -25,18 +25,31 @@ export interface Http01Handler {
   listener(req: IncomingMessage, res: ServerResponse): void;
 }
 
-/** The request path without query string or fragment; absolute-form targets reduced to their path. */
-function requestPath(rawUrl: string | undefined): string {
-  let url = rawUrl ?? '/';
-  if (!url.startsWith('/')) {
-    try {
-      url = new URL(url).pathname;
-    } catch {
-      return '';
-    }
+/**
+ * Splits the request target (RFC 9112 §3.2): the path with query and fragment cut, not decoded
+ * or normalized (`..`, `%2e` and `//` stay as sent, so they can never equal a base64url token),
+ * and, for an absolute-form `http(s)://authority/path` target, the authority, which replaces the
+ * Host header (RFC 9112 §3.2.2). The asterisk and authority forms give an empty path.
+ */
+function requestTarget(rawUrl: string | undefined): { path: string; authority?: string } {
+  let path = rawUrl ?? '/';
+  let authority: string | undefined;
+  if (!path.startsWith('/')) {
+    const m = /^https?:\/\/([^/?#]*)(.*)$/i.exec(path);
+    if (m === null) return { path: '' };
+    authority = m[1] ?? '';
+    path = m[2] ?? '';
   }
-  const cut = url.search(/[?#]/);
-  return cut === -1 ? url : url.slice(0, cut);
+  const cut = path.search(/[?#]/);
+  path = cut === -1 ? path : path.slice(0, cut);
+  return authority === undefined ? { path } : { path, authority };
+}
+
+/** The host to look tokens up under: the absolute-form authority if any, else the Host header; '' when absent or carrying userinfo. */
+function requestHost(req: IncomingMessage, authority: string | undefined): string {
+  const raw = authority ?? req.headers.host;
+  if (typeof raw !== 'string' || raw.includes('@')) return '';
+  return normalizeHost(raw);
 }
 
 function sendText(res: ServerResponse, status: number, body: string, head: boolean, extra: Record<string, string> = {}): void {
@@ -52,14 +65,16 @@ function sendText(res: ServerResponse, status: number, body: string, head: boole
 
 /**
  * Builds an http-01 responder over `store` (RFC 8555 §8.3): GET/HEAD only (405 with `Allow`
- * otherwise), base64url tokens only, the key authorization as `text/plain` when the Host
- * header (lowercased, port stripped) and token are known, 404 otherwise.
+ * otherwise), base64url tokens only (exactly one path segment after the prefix), the key
+ * authorization as `text/plain` when the host (Host header or absolute-form authority, lowercased,
+ * port and trailing dot stripped) holds that token, 404 otherwise. Tokens withdrawn from the
+ * store (`cleanup`, once the authorization is final) are 404 from then on.
  */
 export function createHttp01Handler(store: ChallengeStore, opts: Http01HandlerOptions = {}): Http01Handler {
   const onServed = opts.onServed;
 
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const path = requestPath(req.url);
+    const { path, authority } = requestTarget(req.url);
     if (!path.startsWith(ACME_CHALLENGE_PREFIX)) return false;
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
@@ -68,8 +83,7 @@ export function createHttp01Handler(store: ChallengeStore, opts: Http01HandlerOp
       return true;
     }
     const token = path.slice(ACME_CHALLENGE_PREFIX.length);
-    const hostHeader = req.headers.host;
-    const host = typeof hostHeader === 'string' ? normalizeHost(hostHeader) : '';
+    const host = requestHost(req, authority);
     const keyAuthorization = isValidToken(token) && host !== '' ? store.get(host, token) : undefined;
     if (keyAuthorization === undefined) {
       sendText(res, 404, 'Not Found\n', head);

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ErrorCode, InvalidInputError } from '../errors.js';
 import { ensureDir, writeFileAtomic } from '../store/atomic-write.js';
 import type { ChallengePublisher, PublishedChallenge } from './challenge-publisher.js';
-import { isValidToken } from './challenge-store.js';
+import { MAX_TOKEN_LENGTH, isValidToken } from './challenge-store.js';
 
 /** Writes key authorizations as files under a web server's document root. */
 export class WebrootPublisher implements ChallengePublisher {
@@ -26,7 +26,7 @@ export class WebrootPublisher implements ChallengePublisher {
   /** The file for `token`; throws InvalidInputError unless it is base64url and stays inside the challenge directory. */
   pathFor(token: string): string {
     if (!isValidToken(token)) {
-      throw new InvalidInputError(ErrorCode.invalidOption, 'http-01 token must be non-empty base64url (RFC 8555 §8.3)', {
+      throw new InvalidInputError(ErrorCode.invalidOption, `http-01 token must be non-empty base64url of at most ${MAX_TOKEN_LENGTH} characters (RFC 8555 §8.3)`, {
         step: 'challenge',
       });
     }

@@ -1,17 +1,18 @@
 /**
  * Crash-safe file writes for the certificate store: temp file in the same directory, opened
- * with its final mode, fsync, rename, fsync of the directory. It knows nothing of certificates
- * and does no locking between concurrent writers of the same path (last rename wins).
+ * with its final mode, fsync, rename, fsync of the directory; and the same for symbolic links
+ * (the store's commit switch). It knows nothing of certificates and does no locking between
+ * concurrent writers of the same path (last rename wins).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
  * Fsyncs a directory so a rename in it survives a crash. Platforms that cannot open or sync a
  * directory (Windows, some network file systems) are tolerated.
  */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   let fh;
   try {
     fh = await open(dir, 'r');
@@ -28,6 +29,13 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Matches the temp names this module creates (`.<base>.<12 hex>.tmp`), for sweeping crash leftovers. */
+export const TEMP_NAME_RE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
 /**
  * Writes `data` to `path` atomically: readers see the old content or the new, never a mix.
  * The temp file `.<base>.<random>.tmp` is created with `mode` from its first byte
@@ -37,7 +45,7 @@ async function syncDir(dir: string): Promise<void> {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempName(path);
   const fh = await open(tmp, 'wx', mode);
   let ok = false;
   try {
@@ -54,6 +62,23 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     if (!ok) await rm(tmp, { force: true }).catch(() => undefined);
   }
   await syncDir(dir);
+}
+
+/**
+ * Points the symbolic link `path` at `target` atomically: a new link is made under a temp name in
+ * the same directory and renamed over `path` (rename(2) replaces a link or file in one step), then
+ * the directory is fsynced. Readers resolving `path` see the old target or the new, never nothing.
+ */
+export async function replaceSymlink(path: string, target: string): Promise<void> {
+  const tmp = tempName(path);
+  await symlink(target, tmp);
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await syncDir(dirname(path));
 }
 
 /** `mkdir -p` with `mode` (default 0700) for the directories it creates; existing ones are left as they are. */

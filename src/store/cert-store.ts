@@ -1,13 +1,18 @@
 /**
- * The on-disk certificate and account store: certbot-style `privkey.pem`/`cert.pem`/`chain.pem`/
- * `fullchain.pem` plus LEEC's `<domain>.key|.csr|.crt` names, with `meta.json` written last as the
- * commit marker. Every file is written atomically. It does not parse ACME responses or decide renewals.
+ * The on-disk certificate and account store. Each save of a certificate writes a complete new
+ * version directory (`certificates/.versions/<domain>/v-*`: key, certificate, chain, fullchain,
+ * LEEC's `<domain>.key|.csr|.crt`, `meta.json` last), each file atomically, and then commits it by
+ * atomically renaming the `current` symlink onto it. The stable certbot-style paths in
+ * `certificates/<domain>/` (`privkey.pem`, `fullchain.pem`...) are symlinks through `current`, so a
+ * reader sees one whole version, never a new key beside an old certificate, even after a crash.
+ * It does not parse ACME responses or decide renewals, and assumes one writer per domain.
  */
-import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { X509Certificate, createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode, InvalidInputError, StoreError } from '../errors.js';
-import { ensureDir, writeFileAtomic } from './atomic-write.js';
+import { TEMP_NAME_RE, ensureDir, replaceSymlink, writeFileAtomic } from './atomic-write.js';
 
 /** Everything issued for one certificate (RFC 8555 §7.4.2 download, split). */
 export interface CertificateFiles {
@@ -74,9 +79,18 @@ function safeDomain(domain: string): string {
     prefix = WILDCARD_DIR_PREFIX;
     d = d.slice(2);
   }
+  // IP identifiers (RFC 8738): IPv4 is already a valid directory name; IPv6 gets ':' replaced.
+  if (isIP(d) === 6) return `ip6_${d.replace(/:/g, '-')}`;
   if (d === '' || d.length > 253 || !d.split('.').every((l) => LABEL_RE.test(l))) throw bad();
-  return prefix + d;
+  const name = prefix + d;
+  // File names are limited to 255 bytes, and `.<name>.<hex>.tmp` or `<name>.key` must still fit:
+  // a long name keeps its start and gets a hash of the whole, so it stays unique.
+  if (name.length <= MAX_DIR_NAME) return name;
+  return `${name.slice(0, MAX_DIR_NAME - 17)}~${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }
+
+/** Room for the longest file derived from a domain's directory name within NAME_MAX (255). */
+const MAX_DIR_NAME = 200;
 
 function errnoCode(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
@@ -89,6 +103,57 @@ function storeError(message: string, path: string, cause: unknown): StoreError {
   if (code !== undefined) data.cause = code;
   return new StoreError(ErrorCode.store, message, { step: 'store', data, cause });
 }
+
+/** Under `certificates/`: the versions of every domain. A domain directory can never be named so. */
+const VERSIONS_DIR = '.versions';
+/** The commit point in a domain's versions directory: a symlink naming the live version. */
+const CURRENT = 'current';
+/** Version directory names: `v-<milliseconds since 1970, base 36>-<8 hex>`, new for every save. */
+const VERSION_RE = /^v-[0-9a-z]+-[0-9a-f]{8}$/;
+/** How often loadCertificate starts over when saves replace the version it was reading. */
+const LOAD_ATTEMPTS = 5;
+
+/** The file names of one set, relative to its directory. */
+function fileNames(safe: string): CertificatePaths {
+  return {
+    privkey: 'privkey.pem',
+    cert: 'cert.pem',
+    chain: 'chain.pem',
+    fullchain: 'fullchain.pem',
+    meta: 'meta.json',
+    leecKey: `${safe}.key`,
+    leecCsr: `${safe}.csr`,
+    leecCrt: `${safe}.crt`,
+  };
+}
+
+function under(dir: string, names: CertificatePaths): CertificatePaths {
+  return {
+    privkey: join(dir, names.privkey),
+    cert: join(dir, names.cert),
+    chain: join(dir, names.chain),
+    fullchain: join(dir, names.fullchain),
+    meta: join(dir, names.meta),
+    leecKey: join(dir, names.leecKey),
+    leecCsr: join(dir, names.leecCsr),
+    leecCrt: join(dir, names.leecCrt),
+  };
+}
+
+/** The stable names every committed set has (the CSR is optional). */
+const REQUIRED: ReadonlyArray<keyof CertificatePaths> = ['privkey', 'leecKey', 'cert', 'chain', 'fullchain', 'leecCrt', 'meta'];
+
+/** What one version directory holds. */
+interface VersionContent {
+  keyPem: string;
+  certPem: string;
+  chainPem: string;
+  fullchainPem: string;
+  csrPem: string | undefined;
+  meta: StoredCertificateMeta;
+}
+
+type LoadedCertificate = CertificateFiles & { meta: StoredCertificateMeta };
 
 /** Reads a UTF-8 file; `undefined` on ENOENT, StoreError otherwise. */
 async function readOptional(path: string): Promise<string | undefined> {
@@ -126,6 +191,19 @@ function checkKeyMatches(certPem: string, keyPem: string): X509Certificate {
   return cert;
 }
 
+/** Throws StoreError(keyMismatch) unless the first certificate of `fullchainPem` is `leaf` (what a TLS server pairs with the key). */
+function checkFullchainLeaf(fullchainPem: string, leaf: X509Certificate): void {
+  let first: X509Certificate | undefined;
+  try {
+    first = new X509Certificate(fullchainPem);
+  } catch {
+    first = undefined;
+  }
+  if (first === undefined || !first.raw.equals(leaf.raw)) {
+    throw new StoreError(ErrorCode.keyMismatch, 'the full chain does not start with the certificate', { step: 'store' });
+  }
+}
+
 function isMeta(v: unknown): v is StoredCertificateMeta {
   const m = v as StoredCertificateMeta;
   return (
@@ -136,12 +214,155 @@ function isMeta(v: unknown): v is StoredCertificateMeta {
 }
 
 /**
+ * Reads and checks one set (a version directory, or the top-level files of the pre-version
+ * layout): `undefined` without `meta.json`; StoreError when a file is missing or unreadable, the
+ * key does not match the leaf, the full chain does not start with it, or meta names another serial.
+ */
+async function readSet(p: CertificatePaths): Promise<LoadedCertificate | undefined> {
+  const metaText = await readOptional(p.meta);
+  if (metaText === undefined) return undefined;
+  let meta: unknown;
+  try {
+    meta = JSON.parse(metaText);
+  } catch (err) {
+    throw storeError(`${p.meta} is not valid JSON`, p.meta, err);
+  }
+  if (!isMeta(meta)) throw storeError(`${p.meta} does not have the expected fields`, p.meta, undefined);
+  const [keyPem, certPem, chainPem, fullchainPem, csrPem] = await Promise.all([
+    readRequired(p.privkey),
+    readRequired(p.cert),
+    readRequired(p.chain),
+    readRequired(p.fullchain),
+    readOptional(p.leecCsr),
+  ]);
+  const leaf = checkKeyMatches(certPem, keyPem);
+  checkFullchainLeaf(fullchainPem, leaf);
+  if (meta.serialNumber !== undefined && meta.serialNumber !== leaf.serialNumber) {
+    throw storeError(`${p.cert} does not match ${p.meta} (interrupted save?)`, p.cert, undefined);
+  }
+  const out: LoadedCertificate = {
+    domain: meta.domain,
+    names: meta.names,
+    keyType: meta.keyType,
+    certPem,
+    chainPem,
+    fullchainPem,
+    keyPem,
+    notBefore: meta.notBefore,
+    notAfter: meta.notAfter,
+    meta,
+  };
+  if (csrPem !== undefined) out.csrPem = csrPem;
+  return out;
+}
+
+/** The version `current` names in `vdir`; `undefined` when nothing was committed yet. */
+async function readCurrent(vdir: string): Promise<string | undefined> {
+  const path = join(vdir, CURRENT);
+  let target: string;
+  try {
+    target = await readlink(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw storeError(`cannot read ${path}`, path, err);
+  }
+  if (!VERSION_RE.test(target)) throw storeError(`${path} does not name a version directory`, path, undefined);
+  return target;
+}
+
+/**
+ * Writes `c` into a new version directory of `vdir` (0700; keys 0600, the rest 0644; every file
+ * atomic and fsynced; `meta.json` last) and returns its name. On failure the directory is removed.
+ */
+async function writeVersion(vdir: string, names: CertificatePaths, c: VersionContent): Promise<string> {
+  const version = `v-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const dir = join(vdir, version);
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    throw storeError(`cannot create ${dir}`, dir, err);
+  }
+  const p = under(dir, names);
+  const writes: Array<[string, string, number]> = [
+    [p.privkey, c.keyPem, 0o600],
+    [p.leecKey, c.keyPem, 0o600],
+    [p.cert, c.certPem, 0o644],
+    [p.chain, c.chainPem, 0o644],
+    [p.fullchain, c.fullchainPem, 0o644],
+    [p.leecCrt, c.fullchainPem, 0o644],
+  ];
+  if (c.csrPem !== undefined) writes.push([p.leecCsr, c.csrPem, 0o644]);
+  writes.push([p.meta, `${JSON.stringify(c.meta, null, 2)}\n`, 0o644]);
+  for (const [path, data, mode] of writes) {
+    try {
+      await writeFileAtomic(path, data, mode);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw storeError(`cannot write ${path}`, path, err);
+    }
+  }
+  return version;
+}
+
+/** The commit: renames a new `current` symlink naming `version` over the old one, then fsyncs `vdir`. */
+async function switchCurrent(vdir: string, version: string): Promise<void> {
+  const path = join(vdir, CURRENT);
+  try {
+    await replaceSymlink(path, version);
+  } catch (err) {
+    throw storeError(`cannot switch ${path}`, path, err);
+  }
+}
+
+/**
+ * Makes each stable path of the domain directory a relative symlink through `current`, replacing
+ * (atomically) flat-layout files or wrong links; links already right are left alone.
+ */
+async function linkStablePaths(domainDir: string, safe: string, names: CertificatePaths, withCsr: boolean): Promise<void> {
+  for (const key of withCsr ? [...REQUIRED, 'leecCsr' as const] : REQUIRED) {
+    const path = join(domainDir, names[key]);
+    const target = `../${VERSIONS_DIR}/${safe}/${CURRENT}/${names[key]}`;
+    const existing = await readlink(path).catch(() => undefined);
+    if (existing === target) continue;
+    try {
+      await replaceSymlink(path, target);
+    } catch (err) {
+      throw storeError(`cannot link ${path}`, path, err);
+    }
+  }
+}
+
+/** Removes versions other than `keep` and temp files left by interrupted saves. */
+async function prune(vdir: string, domainDir: string, keep: ReadonlyArray<string | undefined>): Promise<void> {
+  for (const name of await readdir(vdir)) {
+    if ((VERSION_RE.test(name) && !keep.includes(name)) || TEMP_NAME_RE.test(name)) {
+      await rm(join(vdir, name), { recursive: true, force: true });
+    }
+  }
+  for (const name of await readdir(domainDir)) {
+    if (TEMP_NAME_RE.test(name)) await rm(join(domainDir, name), { force: true });
+  }
+}
+
+/**
  * Certificates under `<root>/certificates/<domain>/` and ACME accounts under
  * `<root>/accounts/<host_port>/<sha256(directoryUrl)[0..12]>/`. Directories are 0700, private keys 0600.
+ *
+ * Certificate layout, for `example.com`:
+ * ```
+ * certificates/example.com/privkey.pem -> ../.versions/example.com/current/privkey.pem   (and every other name)
+ * certificates/.versions/example.com/current -> v-m5x1k2a0-1f2e3d4c                       (the commit)
+ * certificates/.versions/example.com/v-m5x1k2a0-1f2e3d4c/{privkey.pem,cert.pem,...,meta.json}
+ * ```
+ * The version `current` named before the last save is kept; older ones and crash leftovers are
+ * removed by the next save. Saves through one CertStore are serialized per domain; separate
+ * processes must not save the same domain at the same time.
  */
 export class CertStore {
   /** The store's root directory. */
   readonly root: string;
+  /** Per-domain tail of the saves in flight through this instance. */
+  readonly #saving = new Map<string, Promise<void>>();
 
   constructor(root: string) {
     if (typeof root !== 'string' || root === '') {
@@ -155,30 +376,30 @@ export class CertStore {
     return join(this.root, 'certificates', safeDomain(domain));
   }
 
-  /** The file paths for `domain` (certbot names plus LEEC's `<domain>.key|.csr|.crt`). */
+  /**
+   * The stable file paths for `domain` (certbot names plus LEEC's `<domain>.key|.csr|.crt`). They
+   * are symlinks through the `current` version, so they always name one consistent set.
+   */
   paths(domain: string): CertificatePaths {
     const safe = safeDomain(domain);
-    const dir = join(this.root, 'certificates', safe);
-    return {
-      privkey: join(dir, 'privkey.pem'),
-      cert: join(dir, 'cert.pem'),
-      chain: join(dir, 'chain.pem'),
-      fullchain: join(dir, 'fullchain.pem'),
-      meta: join(dir, 'meta.json'),
-      leecKey: join(dir, `${safe}.key`),
-      leecCsr: join(dir, `${safe}.csr`),
-      leecCrt: join(dir, `${safe}.crt`),
-    };
+    return under(join(this.root, 'certificates', safe), fileNames(safe));
+  }
+
+  #versionsDir(safe: string): string {
+    return join(this.root, 'certificates', VERSIONS_DIR, safe);
   }
 
   /**
-   * Saves a certificate. First checks the key belongs to the leaf (StoreError `ERR_KEY_MISMATCH`,
-   * nothing written), then writes every file atomically and `meta.json` last.
+   * Saves a certificate. First checks the key belongs to the leaf and the full chain starts with
+   * it (StoreError `ERR_KEY_MISMATCH`, nothing written). Then writes a new version directory
+   * (every file atomically, `meta.json` last), makes sure the stable paths are symlinks through
+   * `current`, and commits by renaming `current` onto the new version. A failure before the commit
+   * removes the new version and leaves the served set as it was.
    */
   async saveCertificate(files: CertificateFiles): Promise<StoredCertificateMeta> {
-    const p = this.paths(files.domain);
+    const safe = safeDomain(files.domain);
     const leaf = checkKeyMatches(files.certPem, files.keyPem);
-    const dir = this.domainDir(files.domain);
+    checkFullchainLeaf(files.fullchainPem, leaf);
     const meta: StoredCertificateMeta = {
       domain: files.domain.trim().toLowerCase(),
       names: [...files.names],
@@ -188,75 +409,96 @@ export class CertStore {
       issuedAt: new Date().toISOString(),
       serialNumber: leaf.serialNumber,
     };
-    const write = async (path: string, data: string, mode: number): Promise<void> => {
-      try {
-        await writeFileAtomic(path, data, mode);
-      } catch (err) {
-        throw storeError(`cannot write ${path}`, path, err);
-      }
+    const content: VersionContent = {
+      keyPem: files.keyPem,
+      certPem: files.certPem,
+      chainPem: files.chainPem,
+      fullchainPem: files.fullchainPem,
+      csrPem: files.csrPem,
+      meta,
     };
-    try {
-      await ensureDir(dir, 0o700);
-    } catch (err) {
-      throw storeError(`cannot create ${dir}`, dir, err);
-    }
-    await write(p.privkey, files.keyPem, 0o600);
-    await write(p.leecKey, files.keyPem, 0o600);
-    await write(p.cert, files.certPem, 0o644);
-    await write(p.chain, files.chainPem, 0o644);
-    await write(p.fullchain, files.fullchainPem, 0o644);
-    await write(p.leecCrt, files.fullchainPem, 0o644);
-    if (files.csrPem !== undefined) {
-      await write(p.leecCsr, files.csrPem, 0o644);
-    } else {
-      await rm(p.leecCsr, { force: true }).catch((err: unknown) => {
-        throw storeError(`cannot remove stale ${p.leecCsr}`, p.leecCsr, err);
-      });
-    }
-    await write(p.meta, `${JSON.stringify(meta, null, 2)}\n`, 0o644);
+    await this.#exclusive(safe, () => this.#commit(safe, content));
     return meta;
   }
 
+  /** Runs `fn` after every earlier save of `safe` through this instance has settled. */
+  async #exclusive(safe: string, fn: () => Promise<void>): Promise<void> {
+    const run = (this.#saving.get(safe) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.#saving.set(safe, tail);
+    try {
+      await run;
+    } finally {
+      if (this.#saving.get(safe) === tail) this.#saving.delete(safe);
+    }
+  }
+
+  async #commit(safe: string, content: VersionContent): Promise<void> {
+    const domainDir = join(this.root, 'certificates', safe);
+    const vdir = this.#versionsDir(safe);
+    const names = fileNames(safe);
+    for (const d of [domainDir, vdir]) {
+      try {
+        await ensureDir(d, 0o700);
+      } catch (err) {
+        throw storeError(`cannot create ${d}`, d, err);
+      }
+    }
+    let previous = await readCurrent(vdir);
+    if (previous === undefined) {
+      // First save, or a store of the older flat layout: a good flat set becomes a version first,
+      // so turning its files into symlinks below never hides it, even if this save then fails.
+      const flat = await readSet(under(domainDir, names)).catch(() => undefined);
+      if (flat !== undefined) {
+        const imported = await writeVersion(vdir, names, { ...flat, csrPem: flat.csrPem });
+        await switchCurrent(vdir, imported);
+        previous = imported;
+      }
+    }
+    const version = await writeVersion(vdir, names, content);
+    try {
+      await linkStablePaths(domainDir, safe, names, content.csrPem !== undefined);
+      await switchCurrent(vdir, version);
+    } catch (err) {
+      // Keep the new version only if the switch went through (e.g. just the directory fsync failed).
+      if ((await readCurrent(vdir).catch(() => undefined)) !== version) {
+        await rm(join(vdir, version), { recursive: true, force: true }).catch(() => undefined);
+      }
+      throw err;
+    }
+    if (content.csrPem === undefined) await rm(join(domainDir, names.leecCsr), { force: true }).catch(() => undefined);
+    await prune(vdir, domainDir, [version, previous]).catch(() => undefined);
+  }
+
   /**
-   * Loads a certificate: `undefined` when `meta.json` is absent; StoreError when meta exists but
-   * is unreadable, a file it implies is missing, or the key no longer matches the leaf.
+   * Loads a certificate: `undefined` when none was saved; StoreError when the store is
+   * unreadable, a file is missing (a stable path included), or the key does not match the leaf.
+   * The set is read from the one version `current` names, so it is never a mix of two saves.
    */
   async loadCertificate(domain: string): Promise<(CertificateFiles & { meta: StoredCertificateMeta }) | undefined> {
+    const safe = safeDomain(domain);
     const p = this.paths(domain);
-    const metaText = await readOptional(p.meta);
-    if (metaText === undefined) return undefined;
-    let meta: unknown;
-    try {
-      meta = JSON.parse(metaText);
-    } catch (err) {
-      throw storeError(`${p.meta} is not valid JSON`, p.meta, err);
+    const vdir = this.#versionsDir(safe);
+    for (let attempt = 1; ; attempt++) {
+      const version = await readCurrent(vdir);
+      // No commit yet: the older flat layout, or nothing (the stable symlinks dangle, no meta.json).
+      if (version === undefined) return readSet(p);
+      try {
+        const set = await readSet(under(join(vdir, version), fileNames(safe)));
+        if (set === undefined) throw storeError(`store is incomplete: ${version} has no meta.json`, join(vdir, version), undefined);
+        for (const key of set.csrPem === undefined ? REQUIRED : [...REQUIRED, 'leecCsr' as const]) {
+          try {
+            await stat(p[key]);
+          } catch (err) {
+            throw storeError(`store is incomplete: ${p[key]} is missing`, p[key], err);
+          }
+        }
+        return set;
+      } catch (err) {
+        // Saves replaced (and pruned) the version under us: read the new one.
+        if (attempt >= LOAD_ATTEMPTS || (await readCurrent(vdir)) === version) throw err;
+      }
     }
-    if (!isMeta(meta)) throw storeError(`${p.meta} does not have the expected fields`, p.meta, undefined);
-    const [keyPem, certPem, chainPem, fullchainPem, csrPem] = await Promise.all([
-      readRequired(p.privkey),
-      readRequired(p.cert),
-      readRequired(p.chain),
-      readRequired(p.fullchain),
-      readOptional(p.leecCsr),
-    ]);
-    const leaf = checkKeyMatches(certPem, keyPem);
-    if (meta.serialNumber !== undefined && meta.serialNumber !== leaf.serialNumber) {
-      throw storeError(`${p.cert} does not match ${p.meta} (interrupted save?)`, p.cert, undefined);
-    }
-    const out: CertificateFiles & { meta: StoredCertificateMeta } = {
-      domain: meta.domain,
-      names: meta.names,
-      keyType: meta.keyType,
-      certPem,
-      chainPem,
-      fullchainPem,
-      keyPem,
-      notBefore: meta.notBefore,
-      notAfter: meta.notAfter,
-      meta,
-    };
-    if (csrPem !== undefined) out.csrPem = csrPem;
-    return out;
   }
 
   /** `<root>/accounts/<host_port>/<first 12 hex of sha256(directoryUrl)>`. */
