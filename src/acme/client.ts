@@ -1,16 +1,23 @@
 /**
  * AcmeClient: one method per RFC 8555 resource, over one transport and one account key. It signs every
  * request (§6.2), threads nonces (§7.2), retries `badNonce` with the fresh nonce the error carries (§6.5),
- * waits out short `Retry-After`s on 429/503 (§6.6), and decodes problems into typed errors tagged with the
- * step. It does not run the order flow (see flow.ts) and knows nothing of threads.
+ * waits out short `Retry-After`s on 429/503 (§6.6), retries connection-level failures a bounded number of
+ * times with backoff, each time re-signed over a fresh nonce (§6.5, §7.2), and decodes problems into typed
+ * errors tagged with the step. It does not run the order flow (see flow.ts) and knows nothing of threads.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortedError, ErrorCode, ProtocolError, type AcmeStep } from '../errors.js';
 import { signJws, type AccountKey } from './jws.js';
 import { NoncePool } from './nonce-pool.js';
 import { parseProblem, problemError, shortProblemType } from './problem.js';
 import { parseRetryAfter } from './retry-after.js';
-import type { HttpResponse, HttpTransport } from './transport.js';
+import {
+  backoff,
+  finalTransportError,
+  isRetryableTransportError,
+  transportBackoffMs,
+  type HttpResponse,
+  type HttpTransport,
+} from './transport.js';
 import type { Account, Authorization, Directory, Identifier, Order } from './types.js';
 
 export interface AcmeClientOptions {
@@ -28,6 +35,13 @@ export interface AcmeClientOptions {
   maxInlineRetryAfterMs?: number;
   /** How many such 429/503 retries per request. */
   maxRetryAfterRetries?: number;
+  /**
+   * Retries of a connection-level failure (reset, refused, timeout before any response) per request;
+   * default: the transport's (3). Each retry is re-signed over a fresh nonce (§6.5, §7.2).
+   */
+  maxTransportRetries?: number;
+  /** First backoff before such a retry, then x4 capped at x8; default: the transport's (250 ms). */
+  transportRetryBaseMs?: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -58,6 +72,8 @@ export class AcmeClient {
   readonly #maxBadNonce: number;
   readonly #maxInlineWait: number;
   readonly #maxRetryAfterRetries: number;
+  readonly #maxTransportRetries: number;
+  readonly #transportRetryBaseMs: number;
   readonly #signal: AbortSignal | undefined;
 
   constructor(opts: AcmeClientOptions) {
@@ -69,6 +85,8 @@ export class AcmeClient {
     this.#maxBadNonce = opts.maxBadNonceRetries ?? 20;
     this.#maxInlineWait = opts.maxInlineRetryAfterMs ?? 60_000;
     this.#maxRetryAfterRetries = opts.maxRetryAfterRetries ?? 3;
+    this.#maxTransportRetries = opts.maxTransportRetries ?? opts.transport.maxTransportRetries;
+    this.#transportRetryBaseMs = opts.transportRetryBaseMs ?? opts.transport.transportRetryBaseMs;
     this.#signal = opts.signal;
   }
 
@@ -96,14 +114,32 @@ export class AcmeClient {
   async post(url: string, payload: unknown | '', step: AcmeStep, opts: { useJwk?: boolean; accept?: string } = {}): Promise<HttpResponse> {
     let badNonces = 0;
     let waits = 0;
+    let transportFailures = 0;
+    let attempts = 0;
+    const kid = opts.useJwk ? undefined : this.#accountUrl;
+    const headers: Record<string, string> = { 'content-type': 'application/jose+json' };
+    if (opts.accept) headers.accept = opts.accept;
     for (;;) {
       this.#checkAborted(step);
-      const nonce = await this.#nonces.take();
-      const kid = opts.useJwk ? undefined : this.#accountUrl;
-      const jws = await signJws({ key: this.#key, url, nonce, kid, payload });
-      const headers: Record<string, string> = { 'content-type': 'application/jose+json' };
-      if (opts.accept) headers.accept = opts.accept;
-      const res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal });
+      attempts += 1;
+      let res: HttpResponse;
+      try {
+        // RFC 8555 §6.5 / §7.2: every attempt is signed anew over a nonce never sent before (a kept one,
+        // or a fresh one from HEAD newNonce when none is kept). After a connection failure the previous
+        // nonce may have reached the CA and been consumed; resending it would only earn badNonce.
+        const nonce = await this.#nonces.take({ retry: false, signal: this.#signal });
+        const jws = await signJws({ key: this.#key, url, nonce, kid, payload });
+        res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal });
+      } catch (e) {
+        // Only connection-level failures before any response: not AbortedError, not a cut response, and
+        // never an HTTP status (those are answers, handled below).
+        if (isRetryableTransportError(e) && transportFailures < this.#maxTransportRetries) {
+          transportFailures += 1;
+          await backoff(transportBackoffMs(transportFailures, this.#transportRetryBaseMs), step, this.#signal);
+          continue;
+        }
+        throw finalTransportError(e, attempts, step);
+      }
       this.#nonces.harvest(res);
       if (res.status < 400) return res;
       const problem = parseProblem(res.body, res.status) ?? {
@@ -127,12 +163,8 @@ export class AcmeClient {
     }
   }
 
-  async #wait(ms: number, step: AcmeStep): Promise<void> {
-    try {
-      await sleep(ms, undefined, this.#signal ? { signal: this.#signal } : {});
-    } catch {
-      throw new AbortedError(ErrorCode.aborted, `stopped during ${step}`, { step });
-    }
+  #wait(ms: number, step: AcmeStep): Promise<void> {
+    return backoff(ms, step, this.#signal);
   }
 
   /** Polling delay helper honouring the abort signal (used by the flow). */

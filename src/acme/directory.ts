@@ -6,8 +6,9 @@ import { ErrorCode, ProtocolError } from '../errors.js';
 import type { HttpTransport } from './transport.js';
 import type { Directory } from './types.js';
 
-export async function fetchDirectory(transport: HttpTransport, url: string): Promise<Directory> {
-  const res = await transport.request({ method: 'GET', url, step: 'directory' });
+/** GET the directory; connection-level failures are retried (bounded) by the transport. */
+export async function fetchDirectory(transport: HttpTransport, url: string, signal?: AbortSignal): Promise<Directory> {
+  const res = await transport.requestIdempotent({ method: 'GET', url, step: 'directory', signal });
   if (res.status !== 200) {
     throw new ProtocolError(ErrorCode.protocol, `directory ${url} answered HTTP ${res.status}`, { step: 'directory', data: { status: res.status } });
   }

@@ -33,11 +33,18 @@ export class NoncePool {
     return this.#nonces.length;
   }
 
-  /** The freshest kept nonce, or one from HEAD newNonce (§7.2). */
-  async take(): Promise<string> {
+  /**
+   * The freshest kept nonce, or a fresh one from HEAD newNonce (§7.2). A nonce leaves the pool when taken,
+   * so it is never handed out twice (§6.5: the server rejects a replayed nonce).
+   *
+   * The HEAD is retried on connection-level failures (`retry`, default true); AcmeClient.post passes
+   * `retry: false` because its own retry loop already bounds the attempts of the whole signed request.
+   */
+  async take(opts: { retry?: boolean; signal?: AbortSignal | undefined } = {}): Promise<string> {
     const kept = this.#nonces.pop();
     if (kept !== undefined) return kept;
-    const res = await this.#transport.request({ method: 'HEAD', url: this.#newNonceUrl, step: 'newNonce' });
+    const req = { method: 'HEAD', url: this.#newNonceUrl, step: 'newNonce', signal: opts.signal } as const;
+    const res = opts.retry === false ? await this.#transport.request(req) : await this.#transport.requestIdempotent(req);
     const n = res.headers['replay-nonce'];
     if (typeof n !== 'string' || !NONCE_SYNTAX.test(n)) {
       throw new ProtocolError(ErrorCode.protocol, `newNonce answered ${res.status} without a valid Replay-Nonce`, {
