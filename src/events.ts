@@ -15,6 +15,8 @@ export interface SupervisorEvents {
   stopped: (e: { domain: string }) => void;
   /** A job failed for good (after any restarts). */
   failure: (e: { domain: string; error: LeecError }) => void;
+  /** A domain's agent died more than `maxAgentRestarts` times within `restartPeriodMs`: that domain gives up, alone. */
+  'domain:gave-up': (e: { domain: string; error: LeecError }) => void;
   /** An agent's thread died and the agent is started again, resuming its order. */
   'agent:restart': (e: { domain: string; incarnation: number; error: LeecError }) => void;
   /** A token was published to the responder (before the challenge is answered). */

@@ -48,6 +48,8 @@ export function normalizeName(raw: string): string {
   if (typeof raw !== 'string') throw invalid(show(raw), `not a string (got ${typeof raw})`);
   let name = raw.trim().toLowerCase();
   if (name.endsWith('.')) name = name.slice(0, -1);
+  // One trailing dot is the root; a second one is an empty label.
+  if (name.endsWith('.')) throw invalid(name, 'empty label (more than one trailing dot)');
 
   const unbracketed = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
   if (isIP(unbracketed) !== 0) return canonicalIp(unbracketed);

@@ -35,8 +35,17 @@ export interface SupervisorOptions {
   http01?: Http01Mode;
   /** Agents (worker threads) running at once; the rest wait in the pool's queue. Default 8. */
   maxConcurrentAgents?: number;
-  /** Restarts of an agent whose thread died, per job. Default 3. */
+  /**
+   * Restart intensity of each domain's supervisor (OTP): more than this many agent restarts within
+   * `restartPeriodMs` and the domain gives up (`domain:gave-up`). Default 3.
+   */
   maxAgentRestarts?: number;
+  /** The period of that intensity. Default 600000 (10 min). */
+  restartPeriodMs?: number;
+  /** Backoff between restarts of an agent: exponential with jitter, from `minMs` up to `maxMs`. Default 250 ms to 30 s. */
+  restartBackoffMs?: { minMs: number; maxMs: number };
+  /** One incarnation of an agent is ended (as a crash, then restarted) past this. Default 900000 (15 min). */
+  jobTimeoutMs?: number;
   /** Per ACME HTTP request. Default 30 s. */
   httpTimeoutMs?: number;
   /** Waiting for an authorization or order to become final. Default 300 s. */
@@ -46,6 +55,11 @@ export interface SupervisorOptions {
   /** Accept an `http://` directory on a loopback address (test servers only). Default false. */
   allowInsecureLoopback?: boolean;
   logger?: Logger;
+  /**
+   * file: URL of the agents' worker entry. Default: leec's own. For instrumentation and fault-injection
+   * tests: an entry that wraps `runAgentJob` and observes its milestones.
+   */
+  agentEntry?: string;
 }
 
 export interface FilledOptions {
@@ -58,10 +72,14 @@ export interface FilledOptions {
   http01: Http01Mode;
   maxConcurrentAgents: number;
   maxAgentRestarts: number;
+  restartPeriodMs: number;
+  restartBackoffMs: { minMs: number; maxMs: number };
+  jobTimeoutMs: number;
   httpTimeoutMs: number;
   pollTimeoutMs: number;
   pollInitialMs: number;
   logger: Logger;
+  agentEntry: string | undefined;
 }
 
 function bad(code: string, message: string, data: Record<string, unknown>): never {
@@ -101,7 +119,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 /** Every option name, so a misspelt one (LEEC threw `invalid_leec_option`) is refused, not ignored. */
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'http01', 'maxConcurrentAgents',
-  'maxAgentRestarts', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger',
+  'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
 ]);
 
 function checkLogger(raw: unknown): Logger {
@@ -111,6 +129,21 @@ function checkLogger(raw: unknown): Logger {
     bad(ErrorCode.invalidOption, 'logger must have debug, info, warn and error methods', {});
   }
   return raw as Logger;
+}
+
+function checkBackoff(raw: unknown): { minMs: number; maxMs: number } {
+  if (raw === undefined) return { minMs: 250, maxMs: 30_000 };
+  const b = raw as { minMs?: unknown; maxMs?: unknown };
+  const minMs = wholeNumber('restartBackoffMs.minMs', b?.minMs, -1, 0);
+  const maxMs = wholeNumber('restartBackoffMs.maxMs', b?.maxMs, -1, 0);
+  if (minMs < 0 || maxMs < minMs) bad(ErrorCode.invalidOption, 'restartBackoffMs needs minMs <= maxMs, both >= 0', { restartBackoffMs: raw });
+  return { minMs, maxMs };
+}
+
+function checkAgentEntry(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !raw.startsWith('file:')) bad(ErrorCode.invalidOption, 'agentEntry must be a file: URL', { agentEntry: raw });
+  return raw;
 }
 
 /** PEM text that Node's TLS accepts as trust anchors. */
@@ -175,9 +208,13 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     http01: checkHttp01(o.http01),
     maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
+    restartPeriodMs: wholeNumber('restartPeriodMs', o.restartPeriodMs, 600_000, 1),
+    restartBackoffMs: checkBackoff(o.restartBackoffMs),
+    jobTimeoutMs: wholeNumber('jobTimeoutMs', o.jobTimeoutMs, 900_000, 1),
     httpTimeoutMs: wholeNumber('httpTimeoutMs', o.httpTimeoutMs, 30_000, 1),
     pollTimeoutMs: wholeNumber('pollTimeoutMs', o.pollTimeoutMs, 300_000, 1),
     pollInitialMs: wholeNumber('pollInitialMs', o.pollInitialMs, 250, 1),
     logger: checkLogger(o.logger),
+    agentEntry: checkAgentEntry(o.agentEntry),
   };
 }

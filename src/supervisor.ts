@@ -5,29 +5,33 @@
  * and hot-swaps certificates into the SNI callback. The full supervision tree is built on this later.
  */
 import { stat } from 'node:fs/promises';
-import { MessageChannel } from 'node:worker_threads';
+import { basename } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import { HttpTransport } from './acme/transport.js';
 import { fetchDirectory } from './acme/directory.js';
 import type { Directory } from './acme/types.js';
-import type { AgentState } from './acme/flow.js';
+import type { AgentState, IssuedCertificate } from './acme/flow.js';
 import { resolveAccount, type ResolvedAccount } from './account.js';
 import type { CertificateResult, ObtainOutcome } from './certificate-result.js';
 import { checkKeyType, fillOptions, type FilledOptions, type SupervisorOptions } from './options.js';
-import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError, reviveError } from './errors.js';
+import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError } from './errors.js';
 import type { SupervisorEvents } from './events.js';
 import { normalizeNames } from './names.js';
 import type { KeyType } from './crypto/key-type.js';
 import { ChallengeStore } from './responder/challenge-store.js';
 import { createHttp01Handler, type Http01Handler } from './responder/http01-handler.js';
-import { listenHttp01, type Http01Listener } from './responder/standalone.js';
+import { createJob, sameRequest, type Job } from './job.js';
+import { startAgentChild, type AgentChildDeps } from './agent-child.js';
+import { TreeSupervisor, type ChildSpec, type TreeNode } from './runtime/supervisor-tree.js';
+import type { Http01Listener } from './responder/standalone.js';
+import { responderSpec } from './responder-child.js';
 import { WebrootPublisher } from './responder/webroot.js';
 import { CertStore } from './store/cert-store.js';
+import { CheckpointStore } from './store/checkpoint-store.js';
 import { reuseFreshCertificate } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
 import { WorkerPool } from './runtime/worker-pool.js';
-import { connectApi, exposeApi, type Remote } from './runtime/channel.js';
-import { AGENT_ENTRY, PROTOCOL_VERSION, type AgentApi, type AgentOutcome, type AgentTask, type HostApi } from './agent/protocol.js';
+import { AGENT_ENTRY, type AgentOutcome, type AgentTask } from './agent/protocol.js';
 
 export interface ObtainOptions {
   /** Extra names for the same certificate (subjectAltName). */
@@ -42,28 +46,6 @@ export interface ObtainOptions {
 
 /** How long a stopped agent gets to withdraw its tokens before its thread is terminated. */
 const STOP_GRACE_MS = 5_000;
-/** Deadline of one supervisor → agent call. */
-const AGENT_CALL_DEADLINE_MS = 10_000;
-
-interface Job {
-  domain: string;
-  names: string[];
-  keyType: KeyType;
-  onlyIfDue: boolean;
-  /** A job for the same domain with another request, which this one waits for. */
-  previous: Job | undefined;
-  incarnation: number;
-  state: AgentState;
-  resume: { orderUrl: string; keyPem?: string | undefined } | undefined;
-  abort: AbortController;
-  agent: (Remote<AgentApi> & { close(): void }) | undefined;
-  /** Tokens this job published, withdrawn if its thread dies. */
-  tokens: Map<string, string>;
-  stopping: boolean;
-  /** The worker thread running the current incarnation, once it has reported. */
-  threadId: number | undefined;
-  done: Promise<CertificateResult>;
-}
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly options: FilledOptions;
@@ -78,8 +60,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #account: ResolvedAccount | undefined;
   readonly #pool: WorkerPool<AgentTask, AgentOutcome>;
   readonly #webroot: WebrootPublisher | undefined;
-  readonly #listener: Http01Listener | undefined;
+  /** The standalone responder's current listener (replaced when the tree restarts it). */
+  readonly #responder: { listener?: Http01Listener };
   readonly #jobs = new Map<string, Job>();
+  readonly #checkpoints: CheckpointStore;
+  /** root (one_for_one) → domains (one_for_one, dynamic) → domain:<name>#<n> → agent. */
+  readonly #root: TreeSupervisor;
+  readonly #domains: TreeSupervisor;
+  readonly #agentDeps: AgentChildDeps;
+  #jobSeq = 0;
   #closed = false;
 
   private constructor(init: {
@@ -88,9 +77,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     store: CertStore;
     challenges: ChallengeStore;
     account: ResolvedAccount | undefined;
-    listener: Http01Listener | undefined;
+    responder: { listener?: Http01Listener };
+    root: TreeSupervisor;
+    domains: TreeSupervisor;
   }) {
     super();
+    this.#root = init.root;
+    this.#domains = init.domains;
     this.options = init.options;
     this.directory = init.directory;
     this.store = init.store;
@@ -98,9 +91,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.http01 = createHttp01Handler(init.challenges, { onServed: (host, token) => this.emit('challenge:served', { host, token }) });
     this.certificates = new CertificateCache();
     this.#account = init.account;
-    this.#listener = init.listener;
+    this.#responder = init.responder;
     this.#webroot = init.options.http01.mode === 'webroot' ? new WebrootPublisher(init.options.http01.webroot) : undefined;
-    this.#pool = new WorkerPool<AgentTask, AgentOutcome>({ filename: AGENT_ENTRY, maxThreads: init.options.maxConcurrentAgents });
+    this.#pool = new WorkerPool<AgentTask, AgentOutcome>({ filename: init.options.agentEntry ?? AGENT_ENTRY, maxThreads: init.options.maxConcurrentAgents });
+    this.#checkpoints = new CheckpointStore(init.options.storeDir);
+    this.#agentDeps = {
+      options: this.options,
+      directory: this.directory,
+      account: this.#account,
+      pool: this.#pool,
+      challenges: this.challenges,
+      webroot: this.#webroot,
+      emit: (event, ...args) => void (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
+      checkpoint: (job) => this.#saveCheckpoint(job),
+      complete: (job, c) => this.#complete(job, c),
+    };
   }
 
   /**
@@ -118,29 +123,40 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const transport = new HttpTransport({ caPem: options.caBundle, timeoutMs: options.httpTimeoutMs });
     const store = new CertStore(options.storeDir);
     const challenges = new ChallengeStore();
-    let listener: Http01Listener | undefined;
     let sup: Supervisor | undefined;
+    const responder: { listener?: Http01Listener } = {};
+    let domains: TreeSupervisor | undefined;
     try {
       const directory = await fetchDirectory(transport, options.directoryUrl);
       const account =
         options.accountMode === 'shared'
           ? await resolveAccount({ store, directoryUrl: options.directoryUrl, directory, transport, contact: options.contact })
           : undefined;
+      domains = await TreeSupervisor.start('domains', [], { strategy: 'one_for_one', intensity: 1000, periodMs: 1000 });
+      const children: ChildSpec[] = [];
       if (options.http01.mode === 'standalone') {
         const { port, host = '127.0.0.1' } = options.http01;
-        listener = await listenHttp01(challenges, { port, host, onServed: (h, token) => sup?.emit('challenge:served', { host: h, token }) }).catch((cause: unknown) => {
-          throw new LeecError(ErrorCode.listen, `the http-01 responder cannot listen on ${host}:${port}: ${(cause as Error).message}`, {
-            step: 'input',
-            cause,
-            data: { host, port },
-          });
-        });
+        const onServed = (h: string, token: string): void => void sup?.emit('challenge:served', { host: h, token });
+        children.push(responderSpec(challenges, { port, host, onServed }, (l) => (responder.listener = l)));
       }
-      sup = new Supervisor({ options, directory, store, challenges, account, listener });
+      const domainsRef = domains;
+      children.push({ id: 'domains', restart: 'permanent', start: async () => domainsRef });
+      // one_for_one: tokens live in the ChallengeStore, outside any listener, so a responder restart
+      // leaves the domains (and validations in flight) alone.
+      const root = await TreeSupervisor.start('root', children, {
+        strategy: 'one_for_one',
+        intensity: 3,
+        periodMs: 60_000,
+        onEvent: (e) => {
+          if (e.type === 'child:restarting') options.logger.warn('restarting a supervision tree child', { child: e.childId, delayMs: e.delayMs });
+        },
+      });
+      sup = new Supervisor({ options, directory, store, challenges, account, responder, root, domains });
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
       return sup;
     } catch (e) {
-      await listener?.close();
+      await domains?.stop('shutdown');
+      await responder.listener?.close();
       throw e;
     } finally {
       transport.close();
@@ -149,7 +165,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** The standalone responder's port (when `http01.mode` is `standalone`). */
   get http01Port(): number | undefined {
-    return this.#listener?.port;
+    return this.#responder.listener?.port;
   }
 
   /** The shared account's URL (undefined in throwaway mode). */
@@ -189,7 +205,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   async #obtain(domain: string, opts: ObtainOptions): Promise<CertificateResult> {
-    const started = Date.now();
     if (this.#closed) throw new AbortedError(ErrorCode.aborted, 'the supervisor is shut down', { step: 'input' });
     const names = normalizeNames(domain, opts.sans, { challenge: 'http-01' });
     const keyType = opts.keyType === undefined ? this.options.keyType : checkKeyType(opts.keyType);
@@ -197,45 +212,63 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const running = this.#jobs.get(primary);
     // The same request joins the running job; a different one (names, key type) waits for it to end.
     if (running && sameRequest(running, names, keyType, opts.onlyIfDue === true)) return running.done;
-    const job: Job = {
-      domain: primary,
-      names,
-      keyType,
-      onlyIfDue: opts.onlyIfDue === true,
-      previous: running,
-      incarnation: 0,
-      state: 'idle',
-      resume: undefined,
-      abort: new AbortController(),
-      agent: undefined,
-      tokens: new Map(),
-      stopping: false,
-      threadId: undefined,
-      done: undefined as unknown as Promise<CertificateResult>,
-    };
+    this.#jobSeq += 1;
+    const job = createJob({ id: `domain:${primary}#${this.#jobSeq}`, domain: primary, names, keyType, onlyIfDue: opts.onlyIfDue === true, previous: running });
     // Registered before any await, so a concurrent call sees it and joins (never two jobs per domain).
     this.#jobs.set(primary, job);
-    job.done = (async () => {
+    void (async () => {
       await running?.done.catch(() => undefined);
       job.previous = undefined;
       this.#throwIfStopped(job);
       if (job.onlyIfDue) {
-        const reused = await this.#reuseIfFresh(primary, names, keyType, started);
-        if (reused) return reused;
+        const reused = await this.#reuseIfFresh(primary, names, keyType, job.started);
+        if (reused) return job.resolve(reused);
         this.#throwIfStopped(job);
       }
-      return this.#runJob(job, started);
-    })().finally(() => {
-      if (this.#jobs.get(primary) === job) this.#jobs.delete(primary);
-    });
-    return job.done;
+      job.resume = await this.#loadCheckpoint(job);
+      this.#throwIfStopped(job);
+      await this.#startDomain(job);
+    })().catch((e: unknown) => job.reject(e));
+    const done = job.done.then(
+      (r) => r,
+      (e: unknown) => {
+        this.#reportFailure(job, e);
+        throw e;
+      },
+    );
+    void done
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#jobs.get(primary) === job) this.#jobs.delete(primary);
+      });
+    job.done = done;
+    return done;
+  }
+
+  /** The directory name the store uses for a domain (also names its checkpoint). */
+  #safeName(domain: string): string {
+    return basename(this.store.domainDir(domain));
+  }
+
+  /** A checkpoint left by an earlier process for the same CA, account, names and key type. */
+  async #loadCheckpoint(job: Job): Promise<Job['resume']> {
+    if (!this.#account) return undefined; // throwaway accounts cannot reach an earlier account's order
+    const c = await this.#checkpoints.load(this.#safeName(job.domain));
+    const same =
+      c !== undefined &&
+      c.directoryUrl === this.options.directoryUrl &&
+      c.accountUrl === this.#account.url &&
+      c.keyType === job.keyType &&
+      c.names.length === job.names.length &&
+      c.names.every((n, i) => n === job.names[i]);
+    if (!same) return undefined;
+    this.options.logger.info('resuming order from checkpoint', { domain: job.domain, orderUrl: c.orderUrl });
+    return { orderUrl: c.orderUrl, keyPem: c.keyPem };
   }
 
   #throwIfStopped(job: Job): void {
     if (job.stopping || this.#closed) {
-      const err = new AbortedError(ErrorCode.aborted, `the job for ${job.domain} was stopped before it started`, { step: 'input' });
-      this.emit('stopped', { domain: job.domain });
-      throw err;
+      throw new AbortedError(ErrorCode.aborted, `the job for ${job.domain} was stopped before it started`, { step: 'input' });
     }
   }
 
@@ -248,142 +281,119 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return reused;
   }
 
-  /** Runs the job's agent, restarting it (bounded) when its thread dies, resuming the order it reported. */
-  async #runJob(job: Job, started: number): Promise<CertificateResult> {
-    for (;;) {
-      let outcome: AgentOutcome;
-      try {
-        outcome = await this.#runAgentOnce(job);
-      } catch (cause) {
-        const err = job.stopping
-          ? new AbortedError(ErrorCode.aborted, `agent for ${job.domain} was stopped`, { step: stepOf(job.state), cause })
-          : new ActorExitedError(ErrorCode.actorExited, `agent for ${job.domain} died (incarnation ${job.incarnation}): ${(cause as Error)?.message ?? cause}`, {
-              step: stepOf(job.state),
-              cause,
-              data: { domain: job.domain, incarnation: job.incarnation },
-            });
-        if (job.stopping || this.#closed || job.incarnation >= this.options.maxAgentRestarts) return this.#fail(job, err);
-        job.incarnation += 1;
-        this.options.logger.warn('agent died, restarting', { domain: job.domain, incarnation: job.incarnation, resume: job.resume?.orderUrl });
-        this.emit('agent:restart', { domain: job.domain, incarnation: job.incarnation, error: err });
-        continue;
+  /**
+   * Starts the job's own supervisor under `domains`: one_for_one over one transient agent, with the
+   * configured intensity and backoff (OTP). When it gives up, the domain alone fails (`domain:gave-up`).
+   */
+  async #startDomain(job: Job): Promise<void> {
+    const { options } = this;
+    const agentSpec: ChildSpec = {
+      id: 'agent',
+      restart: 'transient',
+      shutdownMs: STOP_GRACE_MS,
+      start: ({ incarnation }) => startAgentChild(this.#agentDeps, job, incarnation),
+      kill: async () => job.kill?.(),
+    };
+    let domainSup: TreeSupervisor | undefined;
+    await this.#domains.startChild({
+      id: job.id,
+      restart: 'temporary',
+      shutdownMs: 'infinity',
+      start: async () => {
+        domainSup = await TreeSupervisor.start(job.id, [agentSpec], {
+          strategy: 'one_for_one',
+          intensity: options.maxAgentRestarts,
+          periodMs: options.restartPeriodMs,
+          backoff: { ...options.restartBackoffMs, factor: 2 },
+          onEvent: (e) => {
+            if (e.type === 'child:restarting') {
+              const error = toLeecError(job.lastCrash ?? new Error('agent exited'));
+              options.logger.warn('agent died, restarting', { domain: job.domain, incarnation: e.incarnation, delayMs: e.delayMs, resume: job.resume?.orderUrl });
+              this.emit('agent:restart', { domain: job.domain, incarnation: job.incarnation + 1, error });
+            }
+          },
+        });
+        return domainSup;
+      },
+    });
+    void domainSup!.exited.then((reason) => {
+      if (reason.kind === 'crash' && !job.settled) {
+        // More than `maxAgentRestarts` thread deaths within the period: this domain gives up, alone.
+        const error = new ActorExitedError(
+          ErrorCode.actorExited,
+          `agent for ${job.domain} gave up after ${options.maxAgentRestarts} restarts: ${job.lastCrash?.message ?? 'crashed'}`,
+          { cause: reason.error, data: { domain: job.domain, restarts: options.maxAgentRestarts } },
+        );
+        this.emit('domain:gave-up', { domain: job.domain, error });
+        job.reject(error);
       }
-      if (!outcome.ok) return this.#fail(job, reviveError(outcome.error));
-      const c = outcome.certificate;
-      await this.store.saveCertificate({
-        domain: job.domain,
-        names: c.names,
-        keyType: c.keyType,
-        certPem: c.certPem,
-        chainPem: c.chainPem,
-        fullchainPem: c.fullchainPem,
-        keyPem: c.keyPem,
-        csrPem: c.csrPem,
-        notBefore: c.notBefore,
-        notAfter: c.notAfter,
-      });
-      this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem });
-      const result: CertificateResult = {
-        domain: job.domain,
-        names: c.names,
-        keyType: c.keyType,
-        notBefore: c.notBefore,
-        notAfter: c.notAfter,
-        paths: this.store.paths(job.domain),
-        fullchainPem: c.fullchainPem,
-        reused: false,
-        challengesAnswered: c.challengesAnswered,
-        requests: c.requests,
-        threadId: c.threadId,
-        elapsedMs: Date.now() - started,
-      };
-      this.options.logger.info('certificate obtained', { domain: job.domain, notAfter: c.notAfter });
-      this.emit('certificate', result);
-      return result;
-    }
+    });
+    // The job is over when it settles: its domain supervisor goes too.
+    void job.done.catch(() => undefined).finally(() => this.#domains.terminateChild(job.id).catch(() => undefined));
   }
 
-  #fail(job: Job, error: LeecError): never {
+  /** Stores, publishes and announces what an agent obtained, then settles its job. */
+  async #complete(job: Job, c: IssuedCertificate): Promise<void> {
+    await this.store.saveCertificate({
+      domain: job.domain,
+      names: c.names,
+      keyType: c.keyType,
+      certPem: c.certPem,
+      chainPem: c.chainPem,
+      fullchainPem: c.fullchainPem,
+      keyPem: c.keyPem,
+      csrPem: c.csrPem,
+      notBefore: c.notBefore,
+      notAfter: c.notAfter,
+    });
+    this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem });
+    await this.#checkpoints.remove(this.#safeName(job.domain));
+    const result: CertificateResult = {
+      domain: job.domain,
+      names: c.names,
+      keyType: c.keyType,
+      notBefore: c.notBefore,
+      notAfter: c.notAfter,
+      paths: this.store.paths(job.domain),
+      fullchainPem: c.fullchainPem,
+      reused: false,
+      challengesAnswered: c.challengesAnswered,
+      requests: c.requests,
+      threadId: c.threadId,
+      elapsedMs: Date.now() - job.started,
+    };
+    this.options.logger.info('certificate obtained', { domain: job.domain, notAfter: c.notAfter });
+    this.emit('certificate', result);
+    job.resolve(result);
+  }
+
+  async #saveCheckpoint(job: Job): Promise<void> {
+    if (!job.resume) return;
+    await this.#checkpoints.save(this.#safeName(job.domain), {
+      directoryUrl: this.options.directoryUrl,
+      accountUrl: this.#account?.url,
+      names: job.names,
+      keyType: job.keyType,
+      orderUrl: job.resume.orderUrl,
+      keyPem: job.resume.keyPem,
+    });
+  }
+
+  /** Reports a job that ended without a certificate: `stopped`, or `failure`. */
+  #reportFailure(job: Job, e: unknown): void {
+    const error = toLeecError(e);
     if (error instanceof AbortedError) {
       this.options.logger.info('agent stopped', { domain: job.domain, step: error.step });
       this.emit('stopped', { domain: job.domain });
-      throw error;
+      return;
     }
     this.options.logger.error('certificate failed', { domain: job.domain, code: error.code, step: error.step, message: error.message });
     this.emit('failure', { domain: job.domain, error });
-    throw error;
   }
 
-  /** One incarnation: a piscina task with two transferred MessagePorts for comlink, one per direction. */
-  async #runAgentOnce(job: Job): Promise<AgentOutcome> {
-    const host = new MessageChannel();
-    const agent = new MessageChannel();
-    const hostApi: HostApi = {
-      presentHttp01: async (c) => {
-        job.tokens.set(c.token, c.host);
-        await this.challenges.present(c);
-        await this.#webroot?.present(c);
-        this.emit('challenge:presented', { domain: job.domain, host: c.host, token: c.token });
-      },
-      cleanupHttp01: async (c) => {
-        job.tokens.delete(c.token);
-        await this.challenges.cleanup(c);
-        await this.#webroot?.cleanup(c);
-      },
-      progress: async (state, detail) => {
-        job.state = state;
-        if (detail?.threadId !== undefined) job.threadId = detail.threadId;
-        this.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
-      },
-      checkpoint: async (c) => {
-        // A restarted agent resumes this order with this key instead of burning a new order.
-        job.resume = { orderUrl: c.orderUrl, keyPem: c.keyPem ?? (job.resume?.orderUrl === c.orderUrl ? job.resume.keyPem : undefined) };
-      },
-    };
-    exposeApi(hostApi, host.port1);
-    const { account } = { account: this.#account };
-    const task = this.#pool.run(
-      {
-        v: PROTOCOL_VERSION,
-        domain: job.domain,
-        incarnation: job.incarnation,
-        names: job.names,
-        keyType: job.keyType,
-        acme: {
-          directoryUrl: this.options.directoryUrl,
-          directory: this.directory,
-          caPem: this.options.caBundle,
-          timeoutMs: this.options.httpTimeoutMs,
-          account: account ? { keyPem: account.keyPem, url: account.url } : undefined,
-          throwawayAccount: account ? undefined : { contact: this.options.contact },
-        },
-        resume: job.resume,
-        poll: { timeoutMs: this.options.pollTimeoutMs, initialMs: this.options.pollInitialMs },
-        hostPort: host.port2,
-        agentPort: agent.port2,
-      },
-      [host.port2, agent.port2],
-      job.abort.signal,
-    );
-    job.agent = connectApi<AgentApi>(agent.port1, { deadlineMs: AGENT_CALL_DEADLINE_MS, exited: task, peer: `agent ${job.domain}` });
-    try {
-      return await task;
-    } finally {
-      job.agent.close();
-      job.agent = undefined;
-      job.threadId = undefined;
-      host.port1.close();
-      // Whatever the agent managed to clean up, no token outlives its incarnation.
-      await this.#withdrawTokens(job);
-    }
-  }
-
-  async #withdrawTokens(job: Job): Promise<void> {
-    for (const [token, host] of job.tokens) {
-      await this.challenges.cleanup({ host, token });
-      await this.#webroot?.cleanup({ host, token }).catch(() => undefined);
-    }
-    job.tokens.clear();
+  /** The supervision tree, with each child's state, incarnation and restarts (for the CLI and the demo). */
+  tree(): TreeNode {
+    return this.#root.tree();
   }
 
   /**
@@ -408,26 +418,30 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
+   * Closes the standalone responder's server as if it had failed: the tree restarts it on the same port
+   * (for operators and fault tests). Tokens are kept, so validations in flight still succeed.
+   */
+  async restartResponder(): Promise<boolean> {
+    const listener = this.#responder.listener;
+    if (!listener) return false;
+    await listener.close();
+    return true;
+  }
+
+  /**
    * Stops one domain's job: the agent aborts, withdraws its tokens and ends; its thread is terminated if
    * it does not within a grace period. The pending `obtainCertificate` rejects with AbortedError.
    */
   async stop(domain: string): Promise<void> {
     const jobs: Job[] = [];
     for (let j = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!); j; j = j.previous) jobs.push(j);
-    await Promise.all(jobs.map((j) => this.#stopJob(j)));
-  }
-
-  async #stopJob(job: Job): Promise<void> {
-    job.stopping = true;
-    // Queued for a thread, or not started: nothing to clean up in an agent, so cancel it now.
-    if (job.threadId === undefined) job.abort.abort();
-    const grace = setTimeout(() => job.abort.abort(), STOP_GRACE_MS);
-    try {
-      await job.agent?.stop().catch(() => job.abort.abort());
-      await job.done.catch(() => undefined);
-    } finally {
-      clearTimeout(grace);
-    }
+    await Promise.all(
+      jobs.map(async (j) => {
+        j.stopping = true;
+        await this.#domains.terminateChild(j.id);
+        await j.done.catch(() => undefined);
+      }),
+    );
   }
 
   /** Stops every job, the responder and the worker threads. Idempotent. */
@@ -435,8 +449,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#jobs.keys()].map((d) => this.stop(d)));
+    await this.#root.stop('shutdown');
     await this.#pool.destroy();
-    await this.#listener?.close();
+    await this.#responder.listener?.close();
     this.removeAllListeners();
   }
 }
@@ -449,25 +464,6 @@ async function checkWebroot(webroot: string): Promise<void> {
   }
 }
 
-function sameRequest(job: Job, names: string[], keyType: KeyType, onlyIfDue: boolean): boolean {
-  return job.keyType === keyType && job.onlyIfDue === onlyIfDue && job.names.length === names.length && job.names.every((n, i) => n === names[i]);
-}
-
 function toLeecError(e: unknown): LeecError {
   return e instanceof LeecError ? e : new LeecError(ErrorCode.internal, e instanceof Error ? e.message : String(e), { cause: e });
-}
-
-/** The step a job was at, from its LEEC state. */
-function stepOf(state: AgentState): 'newOrder' | 'challenge' | 'finalize' | 'download' {
-  switch (state) {
-    case 'idle':
-      return 'newOrder';
-    case 'pending':
-      return 'challenge';
-    case 'valid':
-    case 'finalize':
-      return 'finalize';
-    default:
-      return 'download';
-  }
 }

@@ -3,6 +3,7 @@
  * → http-01 challenges → finalize → download. It runs inside an agent's worker thread but knows nothing of
  * threads: challenge publishing, progress and checkpoints are hooks. It can resume an existing order.
  */
+import { setMaxListeners } from 'node:events';
 import { isIP } from 'node:net';
 import { threadId } from 'node:worker_threads';
 import { ChallengeFailedError, ErrorCode, LeecError, ProtocolError } from '../errors.js';
@@ -36,7 +37,12 @@ export interface FlowHooks {
   progress(state: AgentState, detail?: { orderUrl?: string }): void;
   /** Persist what a restarted agent needs to resume: the order URL, then the certificate key. */
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
+  /** Finer points of the flow, for tracing and fault-injection tests. */
+  milestone?(m: FlowMilestone): void;
 }
+
+/** Reached after: the order is placed (or resumed), a challenge is answered, finalize is sent; before the download. */
+export type FlowMilestone = 'orderPlaced' | 'challengeAnswered' | 'finalized' | 'downloading';
 
 export interface ObtainRequest {
   names: string[];
@@ -110,6 +116,7 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
 
   let order = await resumeOrCreate(client, req);
   await hooks.checkpoint({ orderUrl: order.url });
+  hooks.milestone?.('orderPlaced');
   hooks.progress('pending', { orderUrl: order.url });
 
   let challengesAnswered = 0;
@@ -118,6 +125,7 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     // All authorizations of the order are worked at once (§7.5). The first failure stops the others,
     // and every one withdraws its token before the failure is reported.
     const siblings = new AbortController();
+    setMaxListeners(0, siblings.signal); // one listener per authorization: up to 100 (RFC 8555 allows more)
     const settled = await Promise.allSettled(
       order.authorizations.map((url) =>
         completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen, siblings.signal).catch((e: unknown) => {
@@ -140,6 +148,7 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     await hooks.checkpoint({ orderUrl: order.url, keyPem });
     hooks.progress('finalize', { orderUrl: order.url });
     order = await finalizeWhenReady(client, order, csr.der, poll);
+    hooks.milestone?.('finalized');
   } else {
     hooks.progress('finalize', { orderUrl: order.url });
   }
@@ -150,6 +159,7 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
   if (order.status === 'invalid') throw orderFailed(order, 'finalize');
   if (!order.certificate) throw new ProtocolError(ErrorCode.protocol, `valid order ${order.url} has no certificate URL`, { step: 'order' });
 
+  hooks.milestone?.('downloading');
   const download = await client.downloadCertificate(order.certificate);
   const pems = splitPemChain(download.pem);
   const leaf = pems[0]!;
@@ -197,7 +207,9 @@ async function resumeOrCreate(client: AcmeClient, req: ObtainRequest): Promise<O
     try {
       const o = await client.getOrder(req.resumeOrderUrl);
       const expired = o.expires !== undefined && Date.parse(o.expires) <= Date.now();
-      if (o.status !== 'invalid' && !expired) return o;
+      // Past finalize, the certificate is for the key sent then: without that key, start afresh.
+      const keyLost = (o.status === 'processing' || o.status === 'valid') && !req.resumeKeyPem;
+      if (o.status !== 'invalid' && !expired && !keyLost) return o;
     } catch (e) {
       // The order may have been purged by the CA: a 404 problem means we start afresh.
       if (!(e instanceof LeecError) || e.problem === undefined) throw e;
@@ -242,6 +254,7 @@ async function completeAuthorization(
     if (challenge.status === 'pending') {
       await client.respondChallenge(challenge.url);
       answered = true;
+      hooks.milestone?.('challengeAnswered');
     }
     startKeygen();
     // The CA has only just been asked to validate: a poll now would find it pending.

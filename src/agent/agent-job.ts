@@ -5,8 +5,9 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
+import { setMaxListeners } from 'node:events';
 import { AcmeClient } from '../acme/client.js';
-import { obtainCertificate, type AgentState } from '../acme/flow.js';
+import { obtainCertificate, type AgentState, type FlowMilestone } from '../acme/flow.js';
 import { toAccountKey } from '../acme/jws.js';
 import { HttpTransport } from '../acme/transport.js';
 import { serializeError } from '../errors.js';
@@ -17,9 +18,15 @@ import type { AgentApi, AgentOutcome, AgentTask, HostApi } from './protocol.js';
 /** How long one call to the supervisor may take before the agent gives up on it. */
 const HOST_CALL_DEADLINE_MS = 30_000;
 
-export async function runAgentJob(task: AgentTask): Promise<AgentOutcome> {
+/**
+ * Runs one agent job. `observe` sees each milestone of the flow, inside the thread: for tracing, and for
+ * test entries that inject crashes at a precise point (see SupervisorOptions.agentEntry).
+ */
+export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) => void): Promise<AgentOutcome> {
   const host = connectApi<HostApi>(task.hostPort, { deadlineMs: HOST_CALL_DEADLINE_MS, peer: 'supervisor' });
   const abort = new AbortController();
+  // Up to 100 authorizations wait and request at once, each listening on this one signal.
+  setMaxListeners(0, abort.signal);
   let state: AgentState = 'idle';
   let orderUrl: string | undefined = task.resume?.orderUrl;
   const ongoing = new Map<string, string>();
@@ -63,6 +70,7 @@ export async function runAgentJob(task: AgentTask): Promise<AgentOutcome> {
           void host.progress(s, { ...detail, threadId }).catch(() => undefined);
         },
         checkpoint: (c) => host.checkpoint(c),
+        milestone: (m) => observe?.(m),
       },
     );
     return { ok: true, certificate };

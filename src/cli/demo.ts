@@ -3,6 +3,7 @@
  * a Supervisor, issues N certificates in parallel with live progress, serves all of them from ONE
  * HTTPS server through SNI and proves each name with a real TLS handshake trusting only Pebble's root.
  */
+import { treeLines } from './tree-view.js';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CertificateResult } from '../certificate-result.js';
@@ -111,7 +112,12 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     sup.on('state', (e) => view.state(e.domain, e.state));
     sup.on('agent:restart', (e) => view.restarted(e.domain, e.incarnation, e.error.code));
     sup.on('failure', (e) => view.failed(e.domain, e.error.code, e.error.message));
-    const settled = await Promise.allSettled(domains.map((d) => sup.obtainCertificate(d.domain, { sans: d.sans })));
+    const obtaining = Promise.allSettled(domains.map((d) => sup.obtainCertificate(d.domain, { sans: d.sans })));
+    // The supervision tree while the agents run (root → domains → one supervisor per domain → its
+    // agent), taken 300 ms in and printed after the progress view, which owns the terminal until then.
+    await new Promise((r) => setTimeout(r, 300).unref());
+    const treeSnapshot = treeLines(sup.tree());
+    const settled = await obtaining;
     view.stop();
     scope.check();
     const outcomes: Outcome[] = domains.map((demo, i) => {
@@ -122,6 +128,8 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     const issued = outcomes.filter((o) => o.result !== undefined).length;
     io.out('');
     io.out(`issued ${issued}/${domains.length} certificates in ${seconds(Date.now() - tIssue)}s`);
+    io.out('supervision tree, 0.3 s into issuing:');
+    for (const line of treeSnapshot) io.out(`  ${line}`);
 
     const rootPem = await pebble.fetchRootPem();
     const rootFile = path.join(opts.out, 'pebble-root.pem');

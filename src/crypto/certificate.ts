@@ -86,8 +86,9 @@ export function certificateMatchesKey(certPem: string, privateKeyPem: string): b
   return cert.checkPrivateKey(key);
 }
 
-function joinDn(dn: string): string {
-  return dn.split('\n').filter((s) => s !== '').join(', ');
+/** Node gives `undefined` for an empty subject (a certificate whose names all exceed 64 characters). */
+function joinDn(dn: string | undefined): string {
+  return (dn ?? '').split('\n').filter((s) => s !== '').join(', ');
 }
 
 /**

@@ -15,6 +15,8 @@ export interface Http01Listener {
   host: string;
   /** Stops listening and closes every connection, idle keep-alive ones included. */
   close(): Promise<void>;
+  /** Settles when the server has stopped listening, for whatever reason (`error` when it failed). */
+  closed: Promise<{ error?: Error }>;
 }
 
 /**
@@ -41,10 +43,17 @@ export async function listenHttp01(
   });
 
   const addr = server.address() as AddressInfo;
+  let failure: Error | undefined;
+  server.on('error', (err) => {
+    failure = err;
+    server.close();
+  });
+  const closed = new Promise<{ error?: Error }>((resolve) => server.once('close', () => resolve(failure ? { error: failure } : {})));
   let closing: Promise<void> | undefined;
   return {
     port: addr.port,
     host: addr.address,
+    closed,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err === undefined ? resolve() : reject(err)));

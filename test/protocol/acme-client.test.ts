@@ -148,7 +148,7 @@ describe('AcmeClient against a scripted fake CA', () => {
     assert.deepEqual(checkpoints[0], { orderUrl: result.orderUrl });
     assert.deepEqual(checkpoints[1], { orderUrl: result.orderUrl, keyPem: result.keyPem });
 
-    const [leaf, caCert] = splitPemChain(ca.chainPem) as [string, string];
+    const [leaf, caCert] = splitPemChain(ca.chainOf(result.orderUrl)!) as [string, string];
     assert.equal(result.certPem, leaf);
     assert.equal(result.chainPem, caCert);
     assert.equal(result.fullchainPem, leaf + caCert);
@@ -217,7 +217,7 @@ describe('AcmeClient against a scripted fake CA', () => {
     assert.match(sentRetryAfter, /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/);
     assert.ok(second.at - first.at >= 1000, `gap ${second.at - first.at} ms`);
     assert.equal(second.nonce, first.issuedNonce);
-    assert.equal(result.certPem, splitPemChain(ca.chainPem)[0]);
+    assert.equal(result.certPem, splitPemChain(ca.chainOf(result.orderUrl)!)[0]);
     ca.assertScriptsConsumed();
   });
 
@@ -349,8 +349,9 @@ describe('AcmeClient against a scripted fake CA', () => {
     assert.equal(err.code, 'ERR_ACME_TRANSPORT');
     assert.equal(err.step, 'download');
     assert.deepEqual(events.map((e) => e.kind), ['present', 'cleanup']);
-    const again = await client.downloadCertificate(ca.url + ca.callsTo('download')[0]!.path);
-    assert.equal(again.pem, ca.chainPem);
+    const certPath = ca.callsTo('download')[0]!.path;
+    const again = await client.downloadCertificate(ca.url + certPath);
+    assert.equal(again.pem, ca.chainOf(certPath));
   });
 
   it('huge body over maxBodyBytes: TransportError, memory stays bounded', T, async (t) => {
@@ -386,7 +387,7 @@ describe('AcmeClient against a scripted fake CA', () => {
     assert.deepEqual((client.directory as unknown as Record<string, unknown>)['x-vendor'], { anything: [1, 2] });
     const { hooks } = recordingHooks(ca);
     const result = await obtainCertificate(client, REQ, hooks);
-    assert.equal(result.certPem, splitPemChain(ca.chainPem)[0]);
+    assert.equal(result.certPem, splitPemChain(ca.chainOf(result.orderUrl)!)[0]);
   });
 
   it('a directory missing newOrder: ProtocolError at step directory', T, async (t) => {

@@ -7,7 +7,7 @@
  * Default behaviour: newOrder creates a `pending` order with one `pending` authorization per identifier,
  * each with one http-01 challenge; a challenge POST makes its authorization `valid` (so the order turns
  * `ready`); finalize stores the CSR and answers `processing`; the next order poll answers `valid` with a
- * certificate URL; the download is a two-certificate PEM chain made with `openssl req -x509` at startup.
+ * certificate URL; the download is a real leaf signed for the finalized CSR by a throwaway CA (openssl), plus that CA.
  *
  * Scripting (undici-style): `ca.script(endpoint, reply)` queues a reply for the next matching request
  * (`'any'` matches every endpoint); entries are used in the order they were queued, `times` each (default
@@ -19,6 +19,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -125,6 +128,8 @@ interface OrderState {
   authzIds: number[];
   expires: string;
   csrDer?: Buffer;
+  /** The chain served for this order, once downloaded. */
+  chainPem?: string;
 }
 
 interface Verified {
@@ -152,6 +157,38 @@ function testChain(): Promise<string> {
   };
   chainPromise ??= Promise.all([one('a.test', 'DNS:a.test'), one('Fake ACME CA', 'DNS:fake-ca.test')]).then(([leaf, ca]) => leaf + ca);
   return chainPromise;
+}
+
+/** A throwaway CA (key + certificate files) that signs the CSRs finalize receives, made once per process. */
+let issuerPromise: Promise<{ dir: string; caPem: string }> | undefined;
+
+function issuer(): Promise<{ dir: string; caPem: string }> {
+  issuerPromise ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leec-fake-ca-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    await execFileAsync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'), '-subj', '/CN=Fake ACME CA', '-days', '30',
+    ]);
+    return { dir, caPem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
+  })();
+  return issuerPromise;
+}
+
+/** Issues a real leaf for the CSR (its key and SANs, RFC 8555 §7.4), chained to the fake CA. */
+async function issueFor(csrDer: Buffer, serial: number): Promise<string> {
+  const { dir, caPem } = await issuer();
+  const csrPath = join(dir, `csr-${serial}-${randomBytes(4).toString('hex')}.der`);
+  writeFileSync(csrPath, csrDer);
+  try {
+    const { stdout } = await execFileAsync('openssl', [
+      'x509', '-req', '-inform', 'DER', '-in', csrPath, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
+      '-set_serial', String(1000 + serial), '-days', '90', '-copy_extensions', 'copy',
+    ]);
+    return stdout + caPem;
+  } finally {
+    rmSync(csrPath, { force: true });
+  }
 }
 
 class HttpProblem extends Error {
@@ -260,6 +297,11 @@ export class FakeAcmeServer {
   }
 
   /** The CSR (DER) the order at `orderUrl` was finalized with. */
+  /** The PEM chain served for an order's certificate (after its first download). */
+  chainOf(orderOrCertUrl: string): string | undefined {
+    return this.#orders.get(Number(orderOrCertUrl.split('/').pop()))?.chainPem;
+  }
+
   csrOf(orderUrl: string): Buffer | undefined {
     return this.#orders.get(Number(orderUrl.split('/').pop()))?.csrDer;
   }
@@ -441,8 +483,14 @@ export class FakeAcmeServer {
       case 'finalize':
         return this.#finalize(id, payload);
       case 'download':
-        if (!this.#orders.has(id)) throw problem(404, 'malformed', `no certificate ${id}`);
-        return { status: 200, headers: { 'content-type': 'application/pem-certificate-chain' }, body: this.#chainPem };
+      {
+        const order = this.#orders.get(id);
+        if (!order) throw problem(404, 'malformed', `no certificate ${id}`);
+        // A real leaf for the finalized CSR when there is one, so the client can store it with its key.
+        order.chainPem ??= order.csrDer ? await issueFor(order.csrDer, id) : this.#chainPem;
+        const body = order.chainPem;
+        return { status: 200, headers: { 'content-type': 'application/pem-certificate-chain' }, body };
+      }
       case 'unknown':
         throw problem(404, 'malformed', `no resource ${method} ${path}`);
     }

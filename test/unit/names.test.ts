@@ -20,7 +20,6 @@ describe('normalizeName', () => {
     ['Bücher.Example.TEST.', 'xn--bcher-kva.example.test'],
     ['*.Bücher.example.test', '*.xn--bcher-kva.example.test'],
     ['*.EXAMPLE.test', '*.example.test'],
-    ['example.test..', 'example.test.'],
     ['127.0.0.1', '127.0.0.1'],
     ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
     ['[::1]', '::1'],
@@ -28,6 +27,9 @@ describe('normalizeName', () => {
   for (const [input, want] of cases) {
     it(`${JSON.stringify(input)} → ${JSON.stringify(want)}`, () => assert.equal(normalizeName(input), want));
   }
+  it('"example.test.." (two trailing dots: an empty label) is refused', () => {
+    assert.throws(() => normalizeName('example.test..'), (e: unknown) => e instanceof InvalidInputError && e.code === 'ERR_INVALID_DOMAIN');
+  });
 });
 
 describe('validateName accepts', () => {

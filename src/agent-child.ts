@@ -1,0 +1,153 @@
+/**
+ * One incarnation of a domain's agent as a child of the supervision tree: a piscina task on a worker
+ * thread, with comlink both ways. Its exit reason follows OTP: a certificate or a typed ACME failure is a
+ * `normal` exit (problems are values; a transient child is not restarted), a dead or hung thread is a
+ * `crash` (restarted by the domain's supervisor, resuming the order), a stop is `shutdown`.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import type { IssuedCertificate } from './acme/flow.js';
+import type { Directory } from './acme/types.js';
+import type { ResolvedAccount } from './account.js';
+import { AbortedError, ActorExitedError, ErrorCode, reviveError } from './errors.js';
+import type { FilledOptions } from './options.js';
+import type { SupervisorEvents } from './events.js';
+import type { Job } from './job.js';
+import type { ChallengeStore } from './responder/challenge-store.js';
+import type { WebrootPublisher } from './responder/webroot.js';
+import { connectApi, exposeApi } from './runtime/channel.js';
+import type { ChildRef, ExitReason } from './runtime/supervisor-tree.js';
+import type { WorkerPool } from './runtime/worker-pool.js';
+import { PROTOCOL_VERSION, type AgentApi, type AgentOutcome, type AgentTask, type HostApi } from './agent/protocol.js';
+
+/** Deadline of one supervisor → agent call. */
+const AGENT_CALL_DEADLINE_MS = 10_000;
+
+export interface AgentChildDeps {
+  options: FilledOptions;
+  directory: Directory;
+  account: ResolvedAccount | undefined;
+  pool: WorkerPool<AgentTask, AgentOutcome>;
+  challenges: ChallengeStore;
+  webroot: WebrootPublisher | undefined;
+  emit<E extends keyof SupervisorEvents>(event: E, ...args: Parameters<SupervisorEvents[E]>): void;
+  /** Persists a checkpoint of the job's order. */
+  checkpoint(job: Job): Promise<void>;
+  /** Stores, publishes and announces an issued certificate; settles the job. */
+  complete(job: Job, certificate: IssuedCertificate): Promise<void>;
+}
+
+/** Starts incarnation `incarnation` (1, 2, ... as the tree counts) of the job's agent. */
+export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnation: number): Promise<ChildRef> {
+  job.incarnation = incarnation - 1;
+  const host = new MessageChannel();
+  const agent = new MessageChannel();
+  const abort = new AbortController();
+  job.kill = () => abort.abort();
+  const hostApi: HostApi = {
+    presentHttp01: async (c) => {
+      job.tokens.set(c.token, c.host);
+      await deps.challenges.present(c);
+      await deps.webroot?.present(c);
+      deps.emit('challenge:presented', { domain: job.domain, host: c.host, token: c.token });
+    },
+    cleanupHttp01: async (c) => {
+      job.tokens.delete(c.token);
+      await deps.challenges.cleanup(c);
+      await deps.webroot?.cleanup(c);
+    },
+    progress: async (state, detail) => {
+      job.state = state;
+      if (detail?.threadId !== undefined) job.threadId = detail.threadId;
+      deps.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
+    },
+    checkpoint: async (c) => {
+      // A restarted agent, or a restarted process, resumes this order with this key.
+      job.resume = { orderUrl: c.orderUrl, keyPem: c.keyPem ?? (job.resume?.orderUrl === c.orderUrl ? job.resume.keyPem : undefined) };
+      await deps.checkpoint(job);
+    },
+  };
+  exposeApi(hostApi, host.port1);
+  const { options, account } = deps;
+  // A hung agent is ended at its deadline, as a crash: the restart resumes the order.
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    abort.abort();
+  }, options.jobTimeoutMs);
+  const task = deps.pool.run(
+    {
+      v: PROTOCOL_VERSION,
+      domain: job.domain,
+      incarnation: job.incarnation,
+      names: job.names,
+      keyType: job.keyType,
+      acme: {
+        directoryUrl: options.directoryUrl,
+        directory: deps.directory,
+        caPem: options.caBundle,
+        timeoutMs: options.httpTimeoutMs,
+        account: account ? { keyPem: account.keyPem, url: account.url } : undefined,
+        throwawayAccount: account ? undefined : { contact: options.contact },
+      },
+      resume: job.resume,
+      poll: { timeoutMs: options.pollTimeoutMs, initialMs: options.pollInitialMs },
+      hostPort: host.port2,
+      agentPort: agent.port2,
+    },
+    [host.port2, agent.port2],
+    abort.signal,
+  );
+  job.agent = connectApi<AgentApi>(agent.port1, { deadlineMs: AGENT_CALL_DEADLINE_MS, exited: task, peer: `agent ${job.domain}` });
+
+  const exited = task
+    .then(
+      async (outcome): Promise<ExitReason> => {
+        if (outcome.ok) {
+          await deps.complete(job, outcome.certificate).catch((e: unknown) => job.reject(e));
+          return { kind: 'normal' };
+        }
+        const error = reviveError(outcome.error);
+        job.reject(error);
+        return error instanceof AbortedError ? { kind: 'shutdown' } : { kind: 'normal' };
+      },
+      (cause: unknown): ExitReason => {
+        if (job.stopping) {
+          job.reject(new AbortedError(ErrorCode.aborted, `agent for ${job.domain} was stopped`, { step: 'input', cause }));
+          return { kind: 'shutdown' };
+        }
+        const what = timedOut ? `did not finish within ${options.jobTimeoutMs} ms and was ended` : `died: ${(cause as Error)?.message ?? cause}`;
+        const error = new ActorExitedError(ErrorCode.actorExited, `agent for ${job.domain} (incarnation ${job.incarnation}) ${what}`, {
+          cause,
+          data: { domain: job.domain, incarnation: job.incarnation, timedOut },
+        });
+        job.lastCrash = error;
+        return { kind: 'crash', error };
+      },
+    )
+    .finally(async () => {
+      clearTimeout(deadline);
+      job.agent?.close();
+      job.agent = undefined;
+      job.kill = undefined;
+      job.threadId = undefined;
+      host.port1.close();
+      // Whatever the agent managed to clean up, no token outlives its incarnation.
+      for (const [token, h] of job.tokens) {
+        await deps.challenges.cleanup({ host: h, token });
+        await deps.webroot?.cleanup({ host: h, token }).catch(() => undefined);
+      }
+      job.tokens.clear();
+    });
+
+  return {
+    id: `agent:${job.domain}`,
+    exited,
+    async stop() {
+      job.stopping = true;
+      // Queued for a thread or not reporting yet: nothing to clean up inside, end it now.
+      if (job.threadId === undefined) abort.abort();
+      else await job.agent?.stop().catch(() => abort.abort());
+      await exited;
+    },
+  };
+}
