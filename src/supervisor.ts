@@ -1,8 +1,9 @@
 /**
  * The Supervisor: the main-thread owner of one ACME directory, account, store, http-01 responder and
- * certificate cache, running one agent (a worker thread) per domain. It validates input before any
- * request, restarts an agent whose thread died (bounded, resuming its order), stores what agents obtain,
- * and hot-swaps certificates into the SNI callback. The full supervision tree is built on this later.
+ * certificate cache, running one agent (a worker thread) per domain under an OTP supervision tree
+ * (root → responder, domains → domain:<name> → agent). It validates input before any request, keeps one
+ * job per domain, stores what agents obtain, and hot-swaps certificates into the SNI callback. Agent
+ * incarnations are in agent-child.ts; the tree itself is runtime/supervisor-tree.ts.
  */
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
