@@ -99,7 +99,13 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   );
   job.agent = connectApi<AgentApi>(agent.port1, { deadlineMs: AGENT_CALL_DEADLINE_MS, exited: task, peer: `agent ${job.domain}` });
 
-  const exited = task
+  // The thread is handed to the next job the moment the task settles: forget it at once, so a later
+  // killAgent() cannot reach another domain's agent.
+  const released = task.finally(() => {
+    job.threadId = undefined;
+    job.kill = undefined;
+  });
+  const exited = released
     .then(
       async (outcome): Promise<ExitReason> => {
         if (outcome.ok) {

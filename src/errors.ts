@@ -117,6 +117,7 @@ export const ErrorCode = {
   actorExited: 'ERR_ACTOR_EXITED',
   aborted: 'ERR_ABORTED',
   store: 'ERR_STORE',
+  storeLocked: 'ERR_STORE_LOCKED',
   listen: 'ERR_LISTEN',
   keyMismatch: 'ERR_KEY_MISMATCH',
   internal: 'ERR_INTERNAL',

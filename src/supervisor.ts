@@ -15,7 +15,7 @@ import type { AgentState, IssuedCertificate } from './acme/flow.js';
 import { resolveAccount, type ResolvedAccount } from './account.js';
 import type { CertificateResult, ObtainOutcome } from './certificate-result.js';
 import { checkKeyType, fillOptions, type FilledOptions, type SupervisorOptions } from './options.js';
-import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError } from './errors.js';
+import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError, StoreError } from './errors.js';
 import type { SupervisorEvents } from './events.js';
 import { normalizeNames } from './names.js';
 import type { KeyType } from './crypto/key-type.js';
@@ -29,6 +29,7 @@ import { responderSpec } from './responder-child.js';
 import { WebrootPublisher } from './responder/webroot.js';
 import { CertStore } from './store/cert-store.js';
 import { CheckpointStore } from './store/checkpoint-store.js';
+import { lockStore, type StoreLock } from './store/store-lock.js';
 import { reuseFreshCertificate } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
 import { WorkerPool } from './runtime/worker-pool.js';
@@ -69,6 +70,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #root: TreeSupervisor;
   readonly #domains: TreeSupervisor;
   readonly #agentDeps: AgentChildDeps;
+  readonly #lock: StoreLock;
   #jobSeq = 0;
   #closed = false;
 
@@ -81,9 +83,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     responder: { listener?: Http01Listener };
     root: TreeSupervisor;
     domains: TreeSupervisor;
+    lock: StoreLock;
   }) {
     super();
     this.#root = init.root;
+    this.#lock = init.lock;
     this.#domains = init.domains;
     this.options = init.options;
     this.directory = init.directory;
@@ -121,6 +125,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   static async start(opts: SupervisorOptions): Promise<Supervisor> {
     const options = fillOptions(opts);
     if (options.http01.mode === 'webroot') await checkWebroot(options.http01.webroot);
+    const lock = await lockStore(options.storeDir);
     const transport = new HttpTransport({ caPem: options.caBundle, timeoutMs: options.httpTimeoutMs });
     const store = new CertStore(options.storeDir);
     const challenges = new ChallengeStore();
@@ -152,12 +157,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           if (e.type === 'child:restarting') options.logger.warn('restarting a supervision tree child', { child: e.childId, delayMs: e.delayMs });
         },
       });
-      sup = new Supervisor({ options, directory, store, challenges, account, responder, root, domains });
+      sup = new Supervisor({ options, directory, store, challenges, account, responder, root, domains, lock });
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
       return sup;
     } catch (e) {
       await domains?.stop('shutdown');
       await responder.listener?.close();
+      await lock.release();
       throw e;
     } finally {
       transport.close();
@@ -274,7 +280,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   async #reuseIfFresh(domain: string, names: string[], keyType: KeyType, started: number): Promise<CertificateResult | undefined> {
-    const reused = await reuseFreshCertificate(this.store, domain, names, keyType, started);
+    const reused = await reuseFreshCertificate(this.store, domain, names, keyType, started).catch((e: unknown) => {
+      // An unreadable or inconsistent stored set is as good as none: order a new one, which replaces it.
+      if (!(e instanceof StoreError)) throw e;
+      this.options.logger.warn('stored certificate unusable, ordering a new one', { domain, code: e.code, message: e.message });
+      return undefined;
+    });
     if (reused) {
       const stored = await this.store.loadCertificate(domain);
       if (stored) this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
@@ -318,16 +329,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       },
     });
     void domainSup!.exited.then((reason) => {
-      if (reason.kind === 'crash' && !job.settled) {
-        // More than `maxAgentRestarts` thread deaths within the period: this domain gives up, alone.
-        const error = new ActorExitedError(
-          ErrorCode.actorExited,
-          `agent for ${job.domain} gave up after ${options.maxAgentRestarts} restarts: ${job.lastCrash?.message ?? 'crashed'}`,
-          { cause: reason.error, data: { domain: job.domain, restarts: options.maxAgentRestarts } },
-        );
-        this.emit('domain:gave-up', { domain: job.domain, error });
-        job.reject(error);
+      if (job.settled) return;
+      if (reason.kind !== 'crash') {
+        // Stopped while no agent ran (e.g. during a restart backoff): nothing else will settle the job.
+        job.reject(new AbortedError(ErrorCode.aborted, `the job for ${job.domain} was stopped`, { step: 'input' }));
+        return;
       }
+      // More than `maxAgentRestarts` thread deaths within the period: this domain gives up, alone.
+      const error = new ActorExitedError(
+        ErrorCode.actorExited,
+        `agent for ${job.domain} gave up after ${options.maxAgentRestarts} restarts: ${job.lastCrash?.message ?? 'crashed'}`,
+        { cause: reason.error, data: { domain: job.domain, restarts: options.maxAgentRestarts } },
+      );
+      this.emit('domain:gave-up', { domain: job.domain, error });
+      job.reject(error);
     });
     // The job is over when it settles: its domain supervisor goes too.
     void job.done.catch(() => undefined).finally(() => this.#domains.terminateChild(job.id).catch(() => undefined));
@@ -453,6 +468,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await this.#root.stop('shutdown');
     await this.#pool.destroy();
     await this.#responder.listener?.close();
+    await this.#lock.release();
     this.removeAllListeners();
   }
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { FakeAcmeServer } from '../support/fake-acme-server.js';
 import { Supervisor } from '../../src/supervisor.js';
 import type { SupervisorOptions } from '../../src/options.js';
-import { ActorExitedError, ErrorCode } from '../../src/errors.js';
+import { AbortedError, ActorExitedError, ErrorCode } from '../../src/errors.js';
 
 const MILESTONES = ['orderplaced', 'challengeanswered', 'finalized', 'downloading'] as const;
 
@@ -80,6 +80,34 @@ describe('crash-resume', () => {
       assert.ok(killed, `killed at ${state}`);
       assert.equal(ca.count('newOrder') - ordersBefore, 1, `one order when killed at ${state}`);
       assert.equal(r.domain, domain);
+    }
+  });
+
+  it('stop() during a restart backoff ends the job at once with AbortedError', async () => {
+    const slowDir = mkdtempSync(join(tmpdir(), 'leec-crash-backoff-'));
+    const slow = await Supervisor.start({
+      directoryUrl: ca.directoryUrl,
+      allowInsecureLoopback: true,
+      storeDir: slowDir,
+      keyType: 'ec256',
+      http01: { mode: 'embedded' },
+      agentEntry: new URL('../support/crashing-agent.js', import.meta.url).href,
+      restartBackoffMs: { minMs: 5000, maxMs: 5000 },
+    });
+    try {
+      const domain = 'crash-exit-orderplaced.backoff.example.test';
+      const restarting = new Promise<void>((resolve) => slow.once('agent:restart', () => resolve()));
+      const p = slow.obtainCertificate(domain);
+      const rejected = assert.rejects(p, (e: unknown) => e instanceof AbortedError && e.code === ErrorCode.aborted);
+      await restarting;
+      const t = Date.now();
+      await slow.stop(domain);
+      await rejected;
+      assert.ok(Date.now() - t < 2000, `stopped in ${Date.now() - t} ms, not after the 5 s backoff`);
+      assert.deepEqual(slow.status(), []);
+    } finally {
+      await slow.shutdown();
+      rmSync(slowDir, { recursive: true, force: true });
     }
   });
 

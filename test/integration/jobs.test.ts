@@ -6,8 +6,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { startHarness, sanNames, type Harness } from '../support/pebble-harness.js';
 import { AbortedError, ChallengeFailedError, ErrorCode } from '../../src/errors.js';
 import type { Supervisor } from '../../src/supervisor.js';
@@ -101,6 +101,17 @@ describe('jobs against Pebble', () => {
       await new Promise<void>((r) => app.close(() => r()));
       await sup.shutdown();
     }
+  });
+
+  it('onlyIfDue orders a new certificate when the stored one is unreadable, instead of failing', async () => {
+    const sup = await h.supervisor();
+    const first = await sup.obtainCertificate('heal.example.test');
+    writeFileSync(first.paths.cert, 'not a certificate\n'); // through the stable path, into the served version
+    const healed = await sup.obtainCertificate('heal.example.test', { onlyIfDue: true });
+    assert.equal(healed.reused, false);
+    const leaf = new X509Certificate(readFileSync(healed.paths.cert));
+    assert.ok(leaf.checkPrivateKey(createPrivateKey(readFileSync(healed.paths.privkey))));
+    await sup.shutdown();
   });
 
   it('the standalone responder emits challenge:served for each validation request it answers', async () => {

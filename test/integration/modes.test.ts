@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { startHarness, opensslVerify, sanNames, type Harness } from '../support/pebble-harness.js';
-import { ChallengeFailedError, ErrorCode } from '../../src/errors.js';
+import { ChallengeFailedError, ErrorCode, StoreError } from '../../src/errors.js';
 
 function listen(server: http.Server | https.Server, port = 0): Promise<number> {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
@@ -195,11 +195,12 @@ describe('accounts', () => {
   after(async () => h.close());
 
   it('keeps one account per store, key 0600, reused by the next supervisor', async () => {
-    const a = await h.supervisor();
+    const shared = join(h.storeDir, 'shared');
+    const a = await h.supervisor({ storeDir: shared });
     const url = a.accountUrl;
     assert.match(url ?? '', /^https:\/\/127\.0\.0\.1:\d+\//);
     await a.shutdown();
-    const accountsRoot = join(h.storeDir, 'accounts');
+    const accountsRoot = join(shared, 'accounts');
     const keyFiles: string[] = [];
     const walk = (d: string): void => {
       for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -210,7 +211,16 @@ describe('accounts', () => {
     walk(accountsRoot);
     assert.equal(keyFiles.length, 1);
     assert.equal(statSync(keyFiles[0]!).mode & 0o777, 0o600);
-    const b = await h.supervisor({ http01: { mode: 'standalone', port: h.httpPort } });
+    // Two supervisors on one store at once: one gets it, the other is refused with a typed error.
+    const both = await Promise.allSettled([1, 2].map(() => h.supervisor({ storeDir: shared, http01: { mode: 'embedded' } })));
+    const won = both.filter((r) => r.status === 'fulfilled');
+    const lost = both.filter((r) => r.status === 'rejected');
+    assert.equal(won.length, 1);
+    assert.equal(lost.length, 1);
+    const reason = (lost[0] as PromiseRejectedResult).reason as unknown;
+    assert.ok(reason instanceof StoreError && reason.code === ErrorCode.storeLocked, String(reason));
+    await (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Harness['supervisor']>>>).value.shutdown();
+    const b = await h.supervisor({ storeDir: shared, http01: { mode: 'standalone', port: h.httpPort } });
     assert.equal(b.accountUrl, url);
     const r = await b.obtainCertificate('account.example.test');
     assert.equal(r.reused, false);

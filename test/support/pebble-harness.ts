@@ -17,7 +17,10 @@ export interface Harness {
   httpPort: number;
   storeDir: string;
   rootPem: string;
-  /** A supervisor on this Pebble with the standalone responder on `httpPort`. */
+  /**
+   * A supervisor on this Pebble with the standalone responder on `httpPort`, and a store of its own
+   * (one supervisor per store) under `storeDir` unless `opts.storeDir` says otherwise.
+   */
   supervisor(opts?: Partial<SupervisorOptions>): Promise<Supervisor>;
   close(): Promise<void>;
 }
@@ -37,7 +40,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       const s = await Supervisor.start({
         directoryUrl: pebble.directoryUrl,
         caBundle: pebble.caPem,
-        storeDir,
+        storeDir: join(storeDir, `supervisor-${supervisors.length + 1}`),
         keyType: 'ec256',
         http01: { mode: 'standalone', port: httpPort },
         ...opts,
