@@ -14,6 +14,8 @@ import { MAX_DEMO_DOMAINS } from './demo-domains.js';
 import { EXIT_USAGE, exitCodeOf, failureLine } from './failure.js';
 import { ISSUE_HTTP_HOST, ISSUE_OUT, parseIssueOptions, runIssue, type RawIssueOptions } from './issue.js';
 import { processIo, type CliIo } from './io.js';
+import { runInspect } from './inspect.js';
+import { obtainDhParams } from '../dh-params.js';
 
 /** After the work is done, a handle left open by a dependency must not keep the process alive longer than this. */
 const EXIT_GRACE_MS = 3_000;
@@ -63,6 +65,32 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .addHelpText('after', '\nNeeds Pebble (`apt-get install pebble`); run as root, the demo installs it with apt-get.')
     .action(async (raw: RawDemoOptions) => {
       setExit(await runDemo(parseDemoOptions(raw), io));
+    });
+
+  program
+    .command('dhparams')
+    .description("Diffie-Hellman parameters for DHE (LEEC's dh-params.pem): generated once, reused afterwards")
+    .option('--out <file>', 'where to keep them', 'dh-params.pem')
+    .option('--bits <n>', 'prime size, 1024..8192', '2048')
+    .action(async (raw: { out: string; bits: string }) => {
+      const bits = Number(raw.bits);
+      if (!/^\d+$/.test(raw.bits) || bits < 1024 || bits > 8192) {
+        throw new InvalidInputError(ErrorCode.invalidOption, `--bits must be 1024..8192, got ${JSON.stringify(raw.bits)}`, { step: 'input' });
+      }
+      const t0 = Date.now();
+      const { created } = await obtainDhParams(raw.out, bits);
+      io.out(created ? `generated ${bits}-bit DH parameters in ${((Date.now() - t0) / 1000).toFixed(1)}s: ${raw.out}` : `reusing the DH parameters in ${raw.out}`);
+      setExit(0);
+    });
+
+  program
+    .command('inspect')
+    .description('show a certificate chain from a PEM file or a TLS server (HOST:PORT), as openssl x509 -text would, and whether it verifies')
+    .argument('<target>', 'a PEM file, or HOST:PORT of a TLS server')
+    .option('--ca <file>', 'PEM trust anchors to verify against (default: the roots bundled with Node)')
+    .option('--servername <name>', 'SNI name to ask the server for (default: the host)')
+    .action(async (target: string, raw: { ca?: string; servername?: string }) => {
+      setExit(await runInspect({ target, caFile: raw.ca, servername: raw.servername }, io));
     });
 
   program
