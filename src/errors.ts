@@ -17,6 +17,9 @@ export type AcmeStep =
   | 'finalize'
   | 'order'
   | 'download'
+  | 'account'
+  | 'keyChange'
+  | 'revokeCert'
   | 'keygen'
   | 'store';
 

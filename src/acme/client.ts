@@ -5,8 +5,14 @@
  * times with backoff, each time re-signed over a fresh nonce (§6.5, §7.2), and decodes problems into typed
  * errors tagged with the step. It does not run the order flow (see flow.ts) and knows nothing of threads.
  */
-import { AbortedError, ErrorCode, ProtocolError, type AcmeStep } from '../errors.js';
-import { signJws, type AccountKey } from './jws.js';
+import { AbortedError, ErrorCode, InvalidInputError, ProtocolError, type AcmeStep } from '../errors.js';
+import type { KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { FlattenedSign } from 'jose/jws/flattened/sign';
+import type { FlattenedJWS } from 'jose';
+import { jwsAlgorithmFor } from '../crypto/keys.js';
+import { externalAccountBinding } from './eab.js';
+import { signJws, toAccountKey, type AccountKey } from './jws.js';
 import { NoncePool } from './nonce-pool.js';
 import { parseProblem, problemError, shortProblemType } from './problem.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -67,7 +73,8 @@ export class AcmeClient {
   readonly directory: Directory;
   readonly #transport: HttpTransport;
   readonly #nonces: NoncePool;
-  readonly #key: AccountKey;
+  /** Replaced only by keyChange (§7.3.5). */
+  #key: AccountKey;
   #accountUrl: string | undefined;
   readonly #maxBadNonce: number;
   readonly #maxInlineWait: number;
@@ -112,11 +119,21 @@ export class AcmeClient {
    * known, else `jwk` (§6.2: newAccount and revocation by certificate key).
    */
   async post(url: string, payload: unknown | '', step: AcmeStep, opts: { useJwk?: boolean; accept?: string } = {}): Promise<HttpResponse> {
+    return this.#send(url, payload, step, opts);
+  }
+
+  /** `post`, optionally signed by another key than the account's (`signer`, always with `jwk`, §7.6). */
+  async #send(
+    url: string,
+    payload: unknown | '',
+    step: AcmeStep,
+    opts: { useJwk?: boolean; accept?: string; signer?: AccountKey },
+  ): Promise<HttpResponse> {
     let badNonces = 0;
     let waits = 0;
     let transportFailures = 0;
     let attempts = 0;
-    const kid = opts.useJwk ? undefined : this.#accountUrl;
+    const kid = opts.useJwk || opts.signer ? undefined : this.#accountUrl;
     const headers: Record<string, string> = { 'content-type': 'application/jose+json' };
     if (opts.accept) headers.accept = opts.accept;
     for (;;) {
@@ -128,7 +145,7 @@ export class AcmeClient {
         // or a fresh one from HEAD newNonce when none is kept). After a connection failure the previous
         // nonce may have reached the CA and been consumed; resending it would only earn badNonce.
         const nonce = await this.#nonces.take({ retry: false, signal: this.#signal });
-        const jws = await signJws({ key: this.#key, url, nonce, kid, payload });
+        const jws = await signJws({ key: opts.signer ?? this.#key, url, nonce, kid, payload });
         res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal });
       } catch (e) {
         // Only connection-level failures before any response: not AbortedError, not a cut response, and
@@ -285,4 +302,106 @@ export class AcmeClient {
     }
     return { pem, alternates: linksWithRel(res, 'alternate') };
   }
+
+  #requireAccountUrl(step: AcmeStep): string {
+    if (this.#accountUrl === undefined) {
+      throw new InvalidInputError(ErrorCode.invalidOption, `${step} needs the account URL: call newAccount first or pass accountUrl`, { step });
+    }
+    return this.#accountUrl;
+  }
+
+  #account(res: HttpResponse, url: string, step: AcmeStep): Account {
+    const body = this.#json<Omit<Account, 'url'>>(res, step);
+    if (typeof body.status !== 'string') {
+      throw new ProtocolError(ErrorCode.protocol, `account object without status at ${step}`, { step });
+    }
+    return { ...body, url };
+  }
+
+  /**
+   * §7.3.4 External Account Binding for this client's key: pass it as `externalAccountBinding` to
+   * newAccount. `macKeyB64url` is the CA-issued MAC key, base64url with or without `=` padding.
+   */
+  externalAccountBinding(kid: string, macKeyB64url: string): Promise<FlattenedJWS> {
+    return externalAccountBinding(kid, macKeyB64url, this.#key.jwk, this.directory.newAccount);
+  }
+
+  /** §7.3.2: POST-as-GET the account object. */
+  async getAccount(): Promise<Account> {
+    const url = this.#requireAccountUrl(ACCOUNT_STEP);
+    const res = await this.post(url, '', ACCOUNT_STEP);
+    this.#expectStatus(res, [200], ACCOUNT_STEP);
+    return this.#account(res, url, ACCOUNT_STEP);
+  }
+
+  /** §7.3.2: update the account's contact URLs; answers the updated account. */
+  async updateAccount(update: { contact: string[] }): Promise<Account> {
+    const url = this.#requireAccountUrl(ACCOUNT_STEP);
+    const res = await this.post(url, { contact: update.contact }, ACCOUNT_STEP);
+    this.#expectStatus(res, [200], ACCOUNT_STEP);
+    return this.#account(res, url, ACCOUNT_STEP);
+  }
+
+  /**
+   * §7.3.6: deactivate the account. Irreversible: the CA refuses every later request signed with its
+   * `kid` (Pebble: 403 `unauthorized`).
+   */
+  async deactivateAccount(): Promise<Account> {
+    const url = this.#requireAccountUrl(ACCOUNT_STEP);
+    const res = await this.post(url, { status: 'deactivated' }, ACCOUNT_STEP);
+    this.#expectStatus(res, [200], ACCOUNT_STEP);
+    return this.#account(res, url, ACCOUNT_STEP);
+  }
+
+  /**
+   * §7.3.5 account key rollover. The inner JWS is signed by the new key with `{alg, jwk, url}` (no nonce)
+   * over `{account, oldKey}`; the outer one is an ordinary request signed by the current key (`kid`).
+   * On success (200, any body) this client signs with `newKey` from then on; on failure it keeps the old key.
+   */
+  async keyChange(newKey: AccountKey): Promise<void> {
+    const url = this.directory.keyChange;
+    if (url === undefined) {
+      throw new ProtocolError(ErrorCode.protocol, 'the directory has no keyChange URL', { step: KEY_CHANGE_STEP });
+    }
+    const account = this.#requireAccountUrl(KEY_CHANGE_STEP);
+    const oldKey = this.#key;
+    const inner = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ account, oldKey: oldKey.jwk })))
+      .setProtectedHeader({ alg: newKey.alg, jwk: newKey.jwk, url })
+      .sign(newKey.privateKey);
+    const res = await this.post(url, inner, KEY_CHANGE_STEP);
+    this.#expectStatus(res, [200], KEY_CHANGE_STEP);
+    this.#key = newKey;
+  }
+
+  /**
+   * §7.6 revokeCert: `{certificate: base64url(DER), reason?}` signed by the account key (`kid`) or by the
+   * certificate's own private key (`jwk`). 200 is success; a second revocation earns `alreadyRevoked`.
+   * `reason` is an RFC 5280 §5.3.1 CRLReason code (e.g. 1 keyCompromise, 4 superseded).
+   */
+  async revokeCertificate(certDer: Uint8Array, opts: { reason?: number; signWith: 'account' | { certKey: KeyObject } }): Promise<void> {
+    const url = this.directory.revokeCert;
+    if (url === undefined) {
+      throw new ProtocolError(ErrorCode.protocol, 'the directory has no revokeCert URL', { step: REVOKE_STEP });
+    }
+    if (opts.reason !== undefined && (!Number.isInteger(opts.reason) || opts.reason < 0 || opts.reason > 10 || opts.reason === 7)) {
+      throw new InvalidInputError(ErrorCode.invalidOption, `revocation reason must be an RFC 5280 CRLReason code, got ${String(opts.reason)}`, { step: REVOKE_STEP });
+    }
+    const payload: { certificate: string; reason?: number } = { certificate: Buffer.from(certDer).toString('base64url') };
+    if (opts.reason !== undefined) payload.reason = opts.reason;
+    let res: HttpResponse;
+    if (opts.signWith === 'account') {
+      this.#requireAccountUrl(REVOKE_STEP);
+      res = await this.post(url, payload, REVOKE_STEP);
+    } else {
+      const priv = opts.signWith.certKey;
+      const signer = await toAccountKey(priv, createPublicKey(priv), jwsAlgorithmFor(priv));
+      res = await this.#send(url, payload, REVOKE_STEP, { signer });
+    }
+    this.#expectStatus(res, [200], REVOKE_STEP);
+  }
 }
+
+/** The steps named in errors of the account (§7.3), key-change (§7.3.5) and revocation (§7.6) requests. */
+const ACCOUNT_STEP: AcmeStep = 'account';
+const KEY_CHANGE_STEP: AcmeStep = 'keyChange';
+const REVOKE_STEP: AcmeStep = 'revokeCert';
