@@ -58,6 +58,13 @@ describe('issuance against Pebble', () => {
     assert.equal(r.challengesAnswered, 4);
   });
 
+  it('issues for an IPv4 identifier (RFC 8738) with http-01: an iPAddress SAN', async () => {
+    const r = await sup.obtainCertificate('127.0.0.1', { sans: ['ip.example.test'] });
+    assert.deepEqual(r.names, ['127.0.0.1', 'ip.example.test']);
+    const san = new X509Certificate(readFileSync(r.paths.cert)).subjectAltName ?? '';
+    assert.deepEqual(san.split(', ').sort(), ['DNS:ip.example.test', 'IP Address:127.0.0.1']);
+  });
+
   for (const keyType of KEY_TYPES) {
     it(`issues a certificate with a ${keyType} key`, async () => {
       const r = await sup.obtainCertificate(`key-${keyType}.example.test`, { keyType });
