@@ -91,6 +91,7 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       },
       resume: job.resume,
       poll: { timeoutMs: options.pollTimeoutMs, initialMs: options.pollInitialMs },
+      preferredChain: options.preferredChain,
       hostPort: host.port2,
       agentPort: agent.port2,
     },

@@ -60,6 +60,12 @@ export interface SupervisorOptions {
    * tests: an entry that wraps `runAgentJob` and observes its milestones.
    */
   agentEntry?: string;
+  /**
+   * RFC 8555 §7.4.2: among the default chain and the CA's `Link: rel="alternate"` chains, prefer the one
+   * whose topmost certificate is issued by (or is) this CN, exact match (certbot's --preferred-chain).
+   * No chain matches: the default. Unset (default): the default chain, no alternate is fetched.
+   */
+  preferredChain?: string;
 }
 
 export interface FilledOptions {
@@ -80,6 +86,7 @@ export interface FilledOptions {
   pollInitialMs: number;
   logger: Logger;
   agentEntry: string | undefined;
+  preferredChain: string | undefined;
 }
 
 function bad(code: string, message: string, data: Record<string, unknown>): never {
@@ -120,6 +127,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'http01', 'maxConcurrentAgents',
   'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
+  'preferredChain',
 ]);
 
 function checkLogger(raw: unknown): Logger {
@@ -143,6 +151,12 @@ function checkBackoff(raw: unknown): { minMs: number; maxMs: number } {
 function checkAgentEntry(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
   if (typeof raw !== 'string' || !raw.startsWith('file:')) bad(ErrorCode.invalidOption, 'agentEntry must be a file: URL', { agentEntry: raw });
+  return raw;
+}
+
+function checkPreferredChain(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw === '') bad(ErrorCode.invalidOption, 'preferredChain must be a non-empty issuer common name', { preferredChain: raw });
   return raw;
 }
 
@@ -216,5 +230,6 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     pollInitialMs: wholeNumber('pollInitialMs', o.pollInitialMs, 250, 1),
     logger: checkLogger(o.logger),
     agentEntry: checkAgentEntry(o.agentEntry),
+    preferredChain: checkPreferredChain(o.preferredChain),
   };
 }

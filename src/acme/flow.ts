@@ -9,6 +9,7 @@ import { threadId } from 'node:worker_threads';
 import { ChallengeFailedError, ErrorCode, LeecError, ProtocolError } from '../errors.js';
 import { createCsr } from '../crypto/csr.js';
 import { splitPemChain, describeCertificate } from '../crypto/certificate.js';
+import { chooseChain } from './chain-choice.js';
 import { generateKeyPair, loadPrivateKey } from '../crypto/keys.js';
 import type { KeyType } from '../crypto/key-type.js';
 import type { AcmeClient } from './client.js';
@@ -52,6 +53,11 @@ export interface ObtainRequest {
   /** The certificate key saved at an earlier checkpoint of the resumed order. */
   resumeKeyPem?: string | undefined;
   poll?: Partial<PollOptions> | undefined;
+  /**
+   * §7.4.2: the issuer CN of the chain's topmost certificate to prefer among the default chain and the
+   * `rel="alternate"` ones (as certbot's --preferred-chain). Unset: the default chain, no alternate fetched.
+   */
+  preferredChain?: string | undefined;
 }
 
 export interface IssuedCertificate {
@@ -126,15 +132,22 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     // and every one withdraws its token before the failure is reported.
     const siblings = new AbortController();
     setMaxListeners(0, siblings.signal); // one listener per authorization: up to 100 (RFC 8555 allows more)
+    // Authorizations that settle on their own: already final, or with a challenge the CA accepted (it is
+    // validating; Pebble stalls other requests if such an authorization is deactivated mid-validation).
+    const settling = new Set<string>();
     const settled = await Promise.allSettled(
       order.authorizations.map((url) =>
-        completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen, siblings.signal).catch((e: unknown) => {
+        completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen, siblings.signal, () => settling.add(url)).catch((e: unknown) => {
           if (!siblings.signal.aborted) siblings.abort(e);
           throw e;
         }),
       ),
     );
-    if (siblings.signal.aborted) throw siblings.signal.reason;
+    if (siblings.signal.aborted) {
+      // §7.5.2: this order will not be finalized; deactivate what it left pending so nothing lingers.
+      await Promise.allSettled(order.authorizations.filter((url) => !settling.has(url)).map((url) => client.deactivateAuthorization(url)));
+      throw siblings.signal.reason;
+    }
     challengesAnswered = settled.filter((r) => r.status === 'fulfilled' && r.value).length;
     // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
     order = { ...order, status: 'ready' };
@@ -161,7 +174,13 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
 
   hooks.milestone?.('downloading');
   const download = await client.downloadCertificate(order.certificate);
-  const pems = splitPemChain(download.pem);
+  let chainPem = download.pem;
+  if (req.preferredChain !== undefined && download.alternates.length > 0) {
+    const chains = [download.pem];
+    for (const url of download.alternates) chains.push((await client.downloadCertificate(url)).pem);
+    chainPem = chooseChain(chains, req.preferredChain).pem;
+  }
+  const pems = splitPemChain(chainPem);
   const leaf = pems[0]!;
   const info = describeCertificate(leaf);
   hooks.progress('done', { orderUrl: order.url });
@@ -233,9 +252,12 @@ async function completeAuthorization(
   poll: PollOptions,
   startKeygen: () => void,
   siblingFailed: AbortSignal,
+  /** Called once the authorization will reach a final status without us: final already, or answered. */
+  markSettling: () => void,
 ): Promise<boolean> {
   const wait = waitUnless(client, siblingFailed);
   const authz = await client.getAuthorization(url);
+  if (authz.status !== 'pending') markSettling();
   if (authz.status === 'valid') return false;
   if (authz.status !== 'pending') throw authorizationNotPending(authz);
   const challenge = authz.challenges.find((c) => c.type === 'http-01');
@@ -254,6 +276,7 @@ async function completeAuthorization(
     if (challenge.status === 'pending') {
       await client.respondChallenge(challenge.url);
       answered = true;
+      markSettling();
       hooks.milestone?.('challengeAnswered');
     }
     startKeygen();
@@ -263,6 +286,7 @@ async function completeAuthorization(
       const r = await client.pollAuthorization(url);
       return { value: r.authorization, retryAfterMs: r.retryAfterMs };
     }, (a) => a.status !== 'pending', wait, poll);
+    markSettling();
     if (final.status === 'valid') return answered;
     if (final.status === 'invalid') {
       const failed = final.challenges.find((c) => c.type === 'http-01');

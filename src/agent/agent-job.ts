@@ -54,7 +54,7 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
     }
     const certificate = await obtainCertificate(
       client,
-      { names: task.names, keyType: task.keyType, resumeOrderUrl: task.resume?.orderUrl, resumeKeyPem: task.resume?.keyPem, poll: task.poll },
+      { names: task.names, keyType: task.keyType, resumeOrderUrl: task.resume?.orderUrl, resumeKeyPem: task.resume?.keyPem, poll: task.poll, preferredChain: task.preferredChain },
       {
         presentHttp01: async (c) => {
           ongoing.set(c.token, c.keyAuthorization);

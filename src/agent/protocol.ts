@@ -35,6 +35,8 @@ export interface AgentTask {
   };
   resume?: { orderUrl: string; keyPem?: string | undefined } | undefined;
   poll?: Partial<PollOptions> | undefined;
+  /** §7.4.2: the issuer CN of the preferred chain (SupervisorOptions.preferredChain). */
+  preferredChain?: string | undefined;
   /** comlink, agent → supervisor: HostApi. */
   hostPort: MessagePort;
   /** comlink, supervisor → agent: AgentApi. */
