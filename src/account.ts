@@ -24,6 +24,8 @@ export async function resolveAccount(opts: {
   directory: Directory;
   transport: HttpTransport;
   contact: string[];
+  /** §7.3.4, for CAs that require an external account. */
+  externalAccountBinding?: { kid: string; macKey: string } | undefined;
 }): Promise<ResolvedAccount> {
   const stored = await opts.store.loadAccount(opts.directoryUrl);
   const keyPem = stored?.keyPem ?? (await generateKeyPair('ec256')).privateKeyPem;
@@ -35,7 +37,12 @@ export async function resolveAccount(opts: {
     accountKey: await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey)),
   });
   // Also for a stored key: confirms the account still exists and refreshes its URL (200 on a known key).
-  const account = await client.newAccount({ termsOfServiceAgreed: true, contact: opts.contact });
+  const eab = opts.externalAccountBinding;
+  const account = await client.newAccount({
+    termsOfServiceAgreed: true,
+    contact: opts.contact,
+    ...(eab ? { externalAccountBinding: await client.externalAccountBinding(eab.kid, eab.macKey) } : {}),
+  });
   if (stored?.url !== account.url) await opts.store.saveAccount(opts.directoryUrl, { keyPem, url: account.url });
   return { keyPem, url: account.url, created: !stored };
 }

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { splitPemChain } from './crypto/certificate.js';
+import { decodeMacKey } from './acme/eab.js';
 import { ErrorCode, InvalidInputError } from './errors.js';
 import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from './crypto/key-type.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -31,6 +32,11 @@ export interface SupervisorOptions {
   contact?: string[];
   /** One shared account per supervisor (default), or a throwaway account per agent (LEEC's behaviour). */
   accountMode?: 'shared' | 'throwaway';
+  /**
+   * External Account Binding (RFC 8555 §7.3.4) for CAs that require it: the key id and the base64url
+   * MAC key (with or without padding) the CA gave you. Shared accounts only.
+   */
+  externalAccountBinding?: { kid: string; macKey: string };
   /** How http-01 tokens are served. Default `embedded`: tokens are always held in memory for `http01.handle`. */
   http01?: Http01Mode;
   /** Agents (worker threads) running at once; the rest wait in the pool's queue. Default 8. */
@@ -75,6 +81,7 @@ export interface FilledOptions {
   keyType: KeyType;
   contact: string[];
   accountMode: 'shared' | 'throwaway';
+  externalAccountBinding: { kid: string; macKey: string } | undefined;
   http01: Http01Mode;
   maxConcurrentAgents: number;
   maxAgentRestarts: number;
@@ -125,7 +132,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 
 /** Every option name, so a misspelt one (LEEC threw `invalid_leec_option`) is refused, not ignored. */
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
-  'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'http01', 'maxConcurrentAgents',
+  'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'externalAccountBinding', 'http01', 'maxConcurrentAgents',
   'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
   'preferredChain',
 ]);
@@ -137,6 +144,17 @@ function checkLogger(raw: unknown): Logger {
     bad(ErrorCode.invalidOption, 'logger must have debug, info, warn and error methods', {});
   }
   return raw as Logger;
+}
+
+function checkEab(raw: unknown, accountMode: string): { kid: string; macKey: string } | undefined {
+  if (raw === undefined) return undefined;
+  const e = raw as { kid?: unknown; macKey?: unknown };
+  if (typeof e?.kid !== 'string' || e.kid === '' || typeof e.macKey !== 'string') {
+    bad(ErrorCode.invalidOption, 'externalAccountBinding needs { kid, macKey } strings', {});
+  }
+  decodeMacKey(e.macKey); // throws ERR_INVALID_OPTION on a key that is not base64url
+  if (accountMode !== 'shared') bad(ErrorCode.invalidOption, 'externalAccountBinding needs accountMode shared', {});
+  return { kid: e.kid, macKey: e.macKey };
 }
 
 function checkBackoff(raw: unknown): { minMs: number; maxMs: number } {
@@ -219,6 +237,7 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     keyType: o.keyType === undefined ? DEFAULT_KEY_TYPE : checkKeyType(o.keyType),
     contact: checkContact(o.contact),
     accountMode: o.accountMode ?? 'shared',
+    externalAccountBinding: checkEab(o.externalAccountBinding, o.accountMode ?? 'shared'),
     http01: checkHttp01(o.http01),
     maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),

@@ -136,7 +136,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const directory = await fetchDirectory(transport, options.directoryUrl);
       const account =
         options.accountMode === 'shared'
-          ? await resolveAccount({ store, directoryUrl: options.directoryUrl, directory, transport, contact: options.contact })
+          ? await resolveAccount({
+              store,
+              directoryUrl: options.directoryUrl,
+              directory,
+              transport,
+              contact: options.contact,
+              externalAccountBinding: options.externalAccountBinding,
+            })
           : undefined;
       domains = await TreeSupervisor.start('domains', [], { strategy: 'one_for_one', intensity: 1000, periodMs: 1000 });
       const children: ChildSpec[] = [];
