@@ -3,8 +3,7 @@
  * modes, the key-mismatch guard, and no leftover temp files. Certificates come from the openssl CLI.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,16 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode, InvalidInputError, StoreError } from '../../src/errors.js';
 import { CertStore, type CertificateFiles } from '../../src/store/cert-store.js';
 import { writeFileAtomic } from '../../src/store/atomic-write.js';
+import { selfSigned } from '../support/self-signed.js';
 
-function selfSigned(dir: string, name: string, cn: string): { certPem: string; keyPem: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`, '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-}
 
 function filesFor(domain: string, c: { certPem: string; keyPem: string }, csrPem?: string): CertificateFiles {
   const f: CertificateFiles = {

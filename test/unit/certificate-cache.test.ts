@@ -4,9 +4,8 @@
  * Certificates are self-signed by the openssl CLI; no ACME server is involved.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,16 +13,8 @@ import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { CertificateCache } from '../../src/tls/certificate-cache.js';
+import { selfSigned } from '../support/self-signed.js';
 
-function selfSigned(dir: string, name: string, cn: string): { certPem: string; keyPem: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`, '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-}
 
 function fingerprint(pem: string): string {
   return new X509Certificate(pem).fingerprint256;

@@ -5,9 +5,9 @@
  * paths staying valid while versions switch. Certificates come from the openssl CLI.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { lstat, mkdir, open, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -15,21 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { ErrorCode, StoreError } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/store/atomic-write.js';
 import { CertStore, type CertificateFiles } from '../../src/store/cert-store.js';
+import { selfSigned, type Pair } from '../support/self-signed.js';
 
-interface Pair {
-  certPem: string;
-  keyPem: string;
-}
-
-function selfSigned(dir: string, name: string, cn: string): Pair {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', `/CN=${cn}`, '-addext', `subjectAltName=DNS:${cn}`, '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
-  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-}
 
 function filesFor(domain: string, c: Pair, chainPem: string, csrPem?: string): CertificateFiles {
   const f: CertificateFiles = {
