@@ -28,19 +28,13 @@ export async function loadFreshCertificate(store: CertStore, domain: string, nam
   return stored;
 }
 
-/**
- * The stored certificate of `domain` as a `reused` CertificateResult when it is still fresh for exactly
- * `names`; undefined when a new order is needed. Reads the store only.
- */
-export async function reuseFreshCertificate(
+/** A fresh stored certificate (from `loadFreshCertificate`) as a `reused` CertificateResult. */
+export function reusedResult(
   store: CertStore,
   domain: string,
-  names: string[],
-  keyType: KeyType,
+  stored: NonNullable<Awaited<ReturnType<typeof loadFreshCertificate>>>,
   started: number = Date.now(),
-): Promise<CertificateResult | undefined> {
-  const stored = await loadFreshCertificate(store, domain, names, keyType);
-  if (!stored) return undefined;
+): CertificateResult {
   return {
     domain,
     names: stored.names,
@@ -54,4 +48,19 @@ export async function reuseFreshCertificate(
     requests: 0,
     elapsedMs: Date.now() - started,
   };
+}
+
+/**
+ * The stored certificate of `domain` as a `reused` CertificateResult when it is still fresh for exactly
+ * `names`; undefined when a new order is needed. Reads the store only.
+ */
+export async function reuseFreshCertificate(
+  store: CertStore,
+  domain: string,
+  names: string[],
+  keyType: KeyType,
+  started: number = Date.now(),
+): Promise<CertificateResult | undefined> {
+  const stored = await loadFreshCertificate(store, domain, names, keyType);
+  return stored ? reusedResult(store, domain, stored, started) : undefined;
 }

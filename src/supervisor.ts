@@ -30,7 +30,7 @@ import { WebrootPublisher } from './responder/webroot.js';
 import { CertStore } from './store/cert-store.js';
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { lockStore, type StoreLock } from './store/store-lock.js';
-import { reuseFreshCertificate } from './renewal-window.js';
+import { loadFreshCertificate, reusedResult } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
 import { WorkerPool } from './runtime/worker-pool.js';
 import { AGENT_ENTRY, type AgentOutcome, type AgentTask } from './agent/protocol.js';
@@ -287,17 +287,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   async #reuseIfFresh(domain: string, names: string[], keyType: KeyType, started: number): Promise<CertificateResult | undefined> {
-    const reused = await reuseFreshCertificate(this.store, domain, names, keyType, started).catch((e: unknown) => {
+    const stored = await loadFreshCertificate(this.store, domain, names, keyType).catch((e: unknown) => {
       // An unreadable or inconsistent stored set is as good as none: order a new one, which replaces it.
       if (!(e instanceof StoreError)) throw e;
       this.options.logger.warn('stored certificate unusable, ordering a new one', { domain, code: e.code, message: e.message });
       return undefined;
     });
-    if (reused) {
-      const stored = await this.store.loadCertificate(domain);
-      if (stored) this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
-    }
-    return reused;
+    if (!stored) return undefined;
+    this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+    return reusedResult(this.store, domain, stored, started);
   }
 
   /**

@@ -26,6 +26,7 @@ import {
   TransportError,
 } from '../../src/errors.js';
 import { FakeAcmeServer, type Call, type StartOptions } from '../support/fake-acme-server.js';
+import { caught } from '../support/caught.js';
 
 const A_TEST = [{ type: 'dns' as const, value: 'a.test' }];
 const FAST_POLL = { initialMs: 20, maxMs: 100, timeoutMs: 10_000 };
@@ -86,17 +87,6 @@ function recordingHooks(ca: FakeAcmeServer): { hooks: FlowHooks; events: HookEve
     },
   };
   return { hooks, events, states, checkpoints };
-}
-
-/** Awaits a rejection of class `cls` and returns the error. */
-async function caught<E extends Error>(p: Promise<unknown>, cls: new (...args: never[]) => E): Promise<E> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    return e;
-  }
-  assert.fail(`expected ${cls.name}, but the promise resolved`);
 }
 
 /** An HTTP-date (second resolution) at least `ms` from now. */

@@ -17,6 +17,7 @@ import { generateKeyPair } from '../../src/crypto/keys.js';
 import { AbortedError, TransportError } from '../../src/errors.js';
 import { FakeAcmeServer, type Call } from '../support/fake-acme-server.js';
 import { FaultProxy, routeHttpAgentsThrough } from '../support/fault-proxy.js';
+import { caught } from '../support/caught.js';
 
 const A_TEST = [{ type: 'dns' as const, value: 'a.test' }];
 const T = { timeout: 30_000 };
@@ -54,16 +55,6 @@ async function setup(t: TestContext, o: { transport?: TransportOptions; client?:
 async function freshConnections(proxy: FaultProxy): Promise<void> {
   proxy.dropConnections();
   await delay(50);
-}
-
-async function caught<E extends Error>(p: Promise<unknown>, cls: new (...args: never[]) => E): Promise<E> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    return e;
-  }
-  assert.fail(`expected ${cls.name}, but the promise resolved`);
 }
 
 /** §6.5 / §7.2: every POST nonce was issued by the CA, is used once, and was never sent before. */
