@@ -20,6 +20,8 @@ export type AcmeStep =
   | 'account'
   | 'keyChange'
   | 'revokeCert'
+  | 'renewalInfo'
+  | 'dns'
   | 'keygen'
   | 'store';
 
@@ -102,6 +104,9 @@ export class AbortedError extends LeecError {}
 /** Reading or writing the certificate store failed. */
 export class StoreError extends LeecError {}
 
+/** A dns-01 provider failed, or a TXT value did not propagate in time (step `dns`). */
+export class DnsError extends LeecError {}
+
 /** Stable error codes. Documented in the README's errors table. */
 export const ErrorCode = {
   invalidDomain: 'ERR_INVALID_DOMAIN',
@@ -123,6 +128,10 @@ export const ErrorCode = {
   storeLocked: 'ERR_STORE_LOCKED',
   listen: 'ERR_LISTEN',
   keyMismatch: 'ERR_KEY_MISMATCH',
+  /** A dns-01 provider could not add or remove a TXT value (refused update, API error, command failed). */
+  dnsProvider: 'ERR_DNS_PROVIDER',
+  /** The TXT value was not seen at the authoritative servers (or the configured resolvers) in time. */
+  dnsPropagation: 'ERR_DNS_PROPAGATION',
   internal: 'ERR_INTERNAL',
 } as const;
 
@@ -139,6 +148,7 @@ const CLASSES: Record<string, new (...args: ConstructorParameters<typeof LeecErr
   ActorExitedError,
   AbortedError,
   StoreError,
+  DnsError,
 };
 
 /** Turns any thrown value into plain data that keeps a leec error's class name, code, step and problem. */

@@ -25,6 +25,7 @@ export {
   ActorExitedError,
   AbortedError,
   StoreError,
+  DnsError,
   serializeError,
   reviveError,
   type AcmeProblem,
