@@ -11,9 +11,11 @@ import { createPublicKey } from 'node:crypto';
 import { FlattenedSign } from 'jose/jws/flattened/sign';
 import type { FlattenedJWS } from 'jose';
 import { jwsAlgorithmFor } from '../crypto/keys.js';
+import { certificateIdentifier, isCertificateIdentifier, parseRenewalInfo, renewalInfoUrl, type RenewalInfo } from './ari.js';
 import { externalAccountBinding } from './eab.js';
 import { signJws, toAccountKey, type AccountKey } from './jws.js';
 import { NoncePool } from './nonce-pool.js';
+import { newOrderFields, type NewOrderOptions } from './order-options.js';
 import { parseProblem, problemError, shortProblemType } from './problem.js';
 import { parseRetryAfter } from './retry-after.js';
 import {
@@ -25,6 +27,9 @@ import {
   type HttpTransport,
 } from './transport.js';
 import type { Account, Authorization, Directory, Identifier, Order } from './types.js';
+
+export type { RenewalInfo } from './ari.js';
+export type { NewOrderOptions } from './order-options.js';
 
 export interface AcmeClientOptions {
   directory: Directory;
@@ -233,8 +238,17 @@ export class AcmeClient {
     return { ...body, url };
   }
 
-  /** §7.4 newOrder: 201 with the order's Location. */
-  async newOrder(identifiers: Identifier[], extra: { notBefore?: string; notAfter?: string } = {}): Promise<Order> {
+  /**
+   * §7.4 newOrder: 201 with the order's Location. `opts` adds the requested validity (`notBefore`,
+   * `notAfter`, §7.4), the certificate the order replaces (`replaces`, RFC 9773 §5) and a certificate
+   * profile (`profile`, draft-aaron-acme-profiles); absent fields are not sent.
+   *
+   * @throws InvalidInputError (`ERR_INVALID_OPTION`, step `input`, `data.option`) before any request for a
+   *   bad timestamp, notBefore not before notAfter, a `replaces` that is not a certID, or a profile the
+   *   directory's `meta.profiles` does not list.
+   */
+  async newOrder(identifiers: Identifier[], opts: NewOrderOptions = {}): Promise<Order> {
+    const extra = newOrderFields(opts, this.directory);
     const res = await this.post(this.directory.newOrder, { identifiers, ...extra }, 'newOrder');
     this.#expectStatus(res, [201], 'newOrder');
     return this.#order(res, this.#location(res, 'newOrder'), 'newOrder');
@@ -301,6 +315,63 @@ export class AcmeClient {
       throw new ProtocolError(ErrorCode.protocol, 'certificate download is not a PEM chain', { step: 'download' });
     }
     return { pem, alternates: linksWithRel(res, 'alternate') };
+  }
+
+  /** Whether the CA offers ACME Renewal Information (RFC 9773 §3: a `renewalInfo` directory URL). */
+  get supportsRenewalInfo(): boolean {
+    return typeof this.directory.renewalInfo === 'string';
+  }
+
+  /** The certificate profiles the directory lists (draft-aaron-acme-profiles), name → description; {} if none. */
+  get profiles(): Record<string, string> {
+    const p = this.directory.meta?.profiles;
+    return typeof p === 'object' && p !== null ? { ...p } : {};
+  }
+
+  /**
+   * RFC 9773 §4.1 / §4.2: an unauthenticated GET of `{renewalInfo}/{certID}` for a certificate (PEM, DER)
+   * or its certID; answers the suggested renewal window, the optional explanation URL and the
+   * response's Retry-After (seconds or HTTP-date; §4.3: when to ask again). Connection-level failures
+   * are retried (bounded) like every GET; a 429/503 is not waited out here, its Retry-After is in the
+   * error's `data.retryAfterMs`.
+   *
+   * @throws InvalidInputError (`ERR_INVALID_OPTION`, step `input`) before any request when `cert` is
+   *   neither a certID nor a certificate with an Authority Key Identifier.
+   * @throws ProtocolError (`ERR_ACME_PROTOCOL`, step `renewalInfo`) before any request when the directory
+   *   has no renewalInfo URL (`data.missing: 'renewalInfo'`); after it for a malformed RenewalInfo
+   *   (`data.reason`) or an error status without a problem document (`data.status`).
+   * @throws AcmeProblemError / RateLimitedError (step `renewalInfo`, `data.certId`) for a problem
+   *   document, e.g. 404 for a certificate the CA does not know.
+   */
+  async getRenewalInfo(cert: string | Uint8Array): Promise<RenewalInfo> {
+    const certId = isCertificateIdentifier(cert) ? cert : certificateIdentifier(cert);
+    const base = this.directory.renewalInfo;
+    if (typeof base !== 'string') {
+      throw new ProtocolError(ErrorCode.protocol, 'the directory has no renewalInfo URL: the CA does not offer ACME Renewal Information (RFC 9773)', {
+        step: RENEWAL_INFO_STEP,
+        data: { missing: 'renewalInfo' },
+      });
+    }
+    this.#checkAborted(RENEWAL_INFO_STEP);
+    const res = await this.#transport.requestIdempotent({
+      method: 'GET',
+      url: renewalInfoUrl(base, certId),
+      headers: { accept: 'application/json' },
+      step: RENEWAL_INFO_STEP,
+      signal: this.#signal,
+    });
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    if (res.status === 200) return parseRenewalInfo(res.body, retryAfterMs, certId);
+    const problem = parseProblem(res.body, res.status);
+    if (problem === undefined) {
+      throw new ProtocolError(ErrorCode.protocol, `unexpected HTTP ${res.status} at ${RENEWAL_INFO_STEP} for ${certId}, expected 200`, {
+        step: RENEWAL_INFO_STEP,
+        data: { status: res.status, certId, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+      });
+    }
+    const err = problemError(problem, RENEWAL_INFO_STEP, retryAfterMs);
+    Object.assign(err.data, { certId });
+    throw err;
   }
 
   #requireAccountUrl(step: AcmeStep): string {
@@ -405,3 +476,5 @@ export class AcmeClient {
 const ACCOUNT_STEP: AcmeStep = 'account';
 const KEY_CHANGE_STEP: AcmeStep = 'keyChange';
 const REVOKE_STEP: AcmeStep = 'revokeCert';
+/** The step named in errors of the ARI request (RFC 9773 §4). */
+const RENEWAL_INFO_STEP: AcmeStep = 'renewalInfo';

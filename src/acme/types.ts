@@ -11,12 +11,14 @@ export interface Directory {
   revokeCert?: string;
   keyChange?: string;
   newAuthz?: string;
+  /** RFC 9773 §3: base URL of the renewalInfo resource (ARI). */
   renewalInfo?: string;
   meta?: {
     termsOfService?: string;
     website?: string;
     caaIdentities?: string[];
     externalAccountRequired?: boolean;
+    /** draft-aaron-acme-profiles: certificate profile name → human-readable description (or URL). */
     profiles?: Record<string, string>;
   };
 }
@@ -44,6 +46,13 @@ export interface Order {
   finalize: string;
   certificate?: string;
   error?: unknown;
+  /** §7.1.3: the validity the order asked for, as the CA echoes it (RFC 3339). */
+  notBefore?: string;
+  notAfter?: string;
+  /** RFC 9773 §5: the certID of the certificate this order replaces, as the CA echoes it. */
+  replaces?: string;
+  /** draft-aaron-acme-profiles: the certificate profile the order uses. */
+  profile?: string;
 }
 
 /** §7.1.5 Challenge object. */

@@ -16,9 +16,20 @@
  * server's own handling (no state change); any other reply is applied on top of the normal response
  * (state changes happen): `status` and `headers` override, `body` is merged (object) or mapped (function),
  * `raw` replaces the body with a string, `omitNonce`, `truncate`, `hugeBody` and `delayMs` alter delivery.
+ *
+ * ACME Renewal Information (RFC 9773) and profiles (draft-aaron-acme-profiles), opt-in: `start({ ari: true })`
+ * advertises `renewalInfo` in the directory and `start({ profiles })` advertises `meta.profiles`. The
+ * renewalInfo resource (`GET /renewal-info/{certID}`, unauthenticated, served whether advertised or not)
+ * answers a window set with `setRenewalInfo(certId, ...)`, else a default window for a certificate this CA
+ * issued (the certID computed here from the CA's Subject Key Identifier as openssl reports it and the serial
+ * it chose), else 404. newOrder records `replaces`, `notBefore`, `notAfter` and `profile` (`orderRequest`),
+ * echoes them in the order, issues the leaf with exactly the requested validity, refuses (400 malformed) a
+ * `replaces` naming no certificate it issued, or one issued to another account or for no shared identifier,
+ * refuses (409 alreadyReplaced) a certificate already replaced by a live order (RFC 9773 §5), and refuses
+ * (400 invalidProfile) a profile it does not list.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +53,7 @@ export type Endpoint =
   | 'challenge'
   | 'finalize'
   | 'download'
+  | 'renewalInfo'
   | 'unknown';
 
 export interface ProblemDoc {
@@ -105,6 +117,42 @@ export interface DirectoryUrls {
 export interface StartOptions {
   /** The directory body; default: the three URLs, plus `revokeCert`, `keyChange` and a `meta`. */
   directory?: (urls: DirectoryUrls) => unknown;
+  /** Advertise `renewalInfo` (RFC 9773 §3) in the default directory. */
+  ari?: boolean;
+  /** Advertise these certificate profiles (name → description) as the default directory's `meta.profiles`. */
+  profiles?: Record<string, string>;
+  /** Issued serial numbers are `serialBase + order id` (default 1000n); e.g. `2n ** 71n` sets the high bit. */
+  serialBase?: bigint;
+}
+
+/** A renewal window the renewalInfo resource answers for one certID (RFC 9773 §4.2). */
+export interface RenewalWindow {
+  /** Dates are sent as RFC 3339 (`toISOString`); strings verbatim (to send malformed ones). */
+  start: Date | string;
+  end: Date | string;
+  explanationURL?: string;
+  /** The Retry-After header value, verbatim (seconds or an HTTP-date); omitted when undefined. */
+  retryAfter?: string;
+}
+
+/** What a newOrder asked for, exactly as sent (undefined fields were absent). */
+export interface OrderRequest {
+  identifiers: Array<{ type: string; value: string }>;
+  replaces?: unknown;
+  notBefore?: unknown;
+  notAfter?: unknown;
+  profile?: unknown;
+  /** The account (`kid`) that created the order. */
+  account?: string | undefined;
+}
+
+/** A certificate this CA issued, by certID (RFC 9773 §4.1). */
+interface IssuedCert {
+  orderId: number;
+  account: string | undefined;
+  identifiers: Array<{ type: string; value: string }>;
+  notBefore: Date;
+  notAfter: Date;
 }
 
 interface ScriptEntry {
@@ -130,12 +178,18 @@ interface OrderState {
   csrDer?: Buffer;
   /** The chain served for this order, once downloaded. */
   chainPem?: string;
+  /** The newOrder request (absent for orders made with addOrder). */
+  request?: OrderRequest;
+  /** The certID of the certificate issued for this order (RFC 9773 §4.1), once downloaded. */
+  certId?: string;
 }
 
 interface Verified {
   /** The decoded payload; `''` for POST-as-GET. */
   payload: unknown;
   jwk: JWK;
+  /** The account URL (`kid`), for every request but newAccount. */
+  kid?: string | undefined;
 }
 
 interface Outcome {
@@ -159,10 +213,13 @@ function testChain(): Promise<string> {
   return chainPromise;
 }
 
-/** A throwaway CA (key + certificate files) that signs the CSRs finalize receives, made once per process. */
-let issuerPromise: Promise<{ dir: string; caPem: string }> | undefined;
+/**
+ * A throwaway CA (key + certificate files) that signs the CSRs finalize receives, made once per process,
+ * with its Subject Key Identifier as openssl prints it (every leaf's AKI keyIdentifier, RFC 5280 §4.2.1.1).
+ */
+let issuerPromise: Promise<{ dir: string; caPem: string; ski: Buffer }> | undefined;
 
-function issuer(): Promise<{ dir: string; caPem: string }> {
+function issuer(): Promise<{ dir: string; caPem: string; ski: Buffer }> {
   issuerPromise ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'leec-fake-ca-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -170,25 +227,71 @@ function issuer(): Promise<{ dir: string; caPem: string }> {
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
       '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem'), '-subj', '/CN=Fake ACME CA', '-days', '30',
     ]);
-    return { dir, caPem: readFileSync(join(dir, 'ca.pem'), 'utf8') };
+    const { stdout } = await execFileAsync('openssl', ['x509', '-in', join(dir, 'ca.pem'), '-noout', '-ext', 'subjectKeyIdentifier']);
+    const hex = /Subject Key Identifier:\s*([0-9A-Fa-f:]+)/.exec(stdout)?.[1];
+    if (!hex) throw new Error(`fake CA: no subjectKeyIdentifier in ${stdout}`);
+    return { dir, caPem: readFileSync(join(dir, 'ca.pem'), 'utf8'), ski: Buffer.from(hex.replace(/:/g, ''), 'hex') };
   })();
   return issuerPromise;
 }
 
-/** Issues a real leaf for the CSR (its key and SANs, RFC 8555 §7.4), chained to the fake CA. */
-async function issueFor(csrDer: Buffer, serial: number): Promise<string> {
+/** An `openssl ca` configuration that signs one CSR with the fake CA, its database and serial in `work`. */
+function caConfig(dir: string, work: string): string {
+  return [
+    '[ca]', 'default_ca = fake', '[fake]',
+    `database = ${join(work, 'index.txt')}`, `serial = ${join(work, 'serial')}`, `new_certs_dir = ${work}`,
+    `certificate = ${join(dir, 'ca.pem')}`, `private_key = ${join(dir, 'ca.key')}`,
+    'default_md = sha256', 'policy = any', 'copy_extensions = copy', 'unique_subject = no', 'email_in_dn = no',
+    'x509_extensions = leaf', '[any]', 'commonName = optional',
+    '[leaf]', 'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid:always', '',
+  ].join('\n');
+}
+
+/** `YYYYMMDDHHMMSSZ` for `openssl ca -startdate/-enddate` (whole seconds, as X.509 times are). */
+function opensslTime(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:T]/g, '');
+}
+
+/**
+ * Issues a real leaf for the CSR (its key and SANs, RFC 8555 §7.4), chained to the fake CA. With a
+ * `validity` (the order's notBefore/notAfter, §7.4), the leaf has exactly that validity (`openssl ca`);
+ * otherwise 90 days from now (`openssl x509 -req`).
+ */
+async function issueFor(csrDer: Buffer, serial: bigint, validity?: { notBefore: Date; notAfter: Date }): Promise<string> {
   const { dir, caPem } = await issuer();
-  const csrPath = join(dir, `csr-${serial}-${randomBytes(4).toString('hex')}.der`);
-  writeFileSync(csrPath, csrDer);
+  const work = mkdtempSync(join(dir, 'issue-'));
   try {
-    const { stdout } = await execFileAsync('openssl', [
-      'x509', '-req', '-inform', 'DER', '-in', csrPath, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
-      '-set_serial', String(1000 + serial), '-days', '90', '-copy_extensions', 'copy',
+    const csrPath = join(work, 'csr.der');
+    writeFileSync(csrPath, csrDer);
+    if (validity === undefined) {
+      const { stdout } = await execFileAsync('openssl', [
+        'x509', '-req', '-inform', 'DER', '-in', csrPath, '-CA', join(dir, 'ca.pem'), '-CAkey', join(dir, 'ca.key'),
+        '-set_serial', `0x${serial.toString(16)}`, '-days', '90', '-copy_extensions', 'copy',
+      ]);
+      return stdout + caPem;
+    }
+    const hex = serial.toString(16);
+    writeFileSync(join(work, 'serial'), `${hex.length % 2 ? '0' : ''}${hex}\n`);
+    writeFileSync(join(work, 'index.txt'), '');
+    writeFileSync(join(work, 'ca.cnf'), caConfig(dir, work));
+    writeFileSync(join(work, 'csr.pem'), `-----BEGIN CERTIFICATE REQUEST-----\n${csrDer.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE REQUEST-----\n`);
+    await execFileAsync('openssl', [
+      'ca', '-batch', '-config', join(work, 'ca.cnf'), '-in', join(work, 'csr.pem'), '-notext', '-preserveDN',
+      '-out', join(work, 'leaf.pem'), '-startdate', opensslTime(validity.notBefore), '-enddate', opensslTime(validity.notAfter),
     ]);
-    return stdout + caPem;
+    return readFileSync(join(work, 'leaf.pem'), 'utf8') + caPem;
   } finally {
-    rmSync(csrPath, { force: true });
+    rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** RFC 9773 §4.1 certID, computed the CA's way: the issuer's key identifier and the serial it chose. */
+function certIdFor(issuerSki: Buffer, serial: bigint): string {
+  let hex = serial.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  // DER INTEGER content octets of a positive number: a leading 00 when the high bit is set (X.690 §8.3).
+  if (parseInt(hex.slice(0, 2), 16) >= 0x80) hex = `00${hex}`;
+  return `${issuerSki.toString('base64url')}.${Buffer.from(hex, 'hex').toString('base64url')}`;
 }
 
 class HttpProblem extends Error {
@@ -224,12 +327,24 @@ export class FakeAcmeServer {
   readonly #orders = new Map<number, OrderState>();
   readonly #authzs = new Map<number, AuthzState>();
   readonly #waiters: Array<{ endpoint: Endpoint; n: number; resolve: () => void }> = [];
+  readonly #ari: boolean;
+  readonly #profiles: Record<string, string> | undefined;
+  readonly #serialBase: bigint;
+  /** Certificates issued, by certID (RFC 9773 §4.1). */
+  readonly #issued = new Map<string, IssuedCert>();
+  /** certID → the order id that replaces it (RFC 9773 §5). */
+  readonly #replacedBy = new Map<string, number>();
+  /** Scripted renewal windows, by certID. */
+  readonly #windows = new Map<string, RenewalWindow>();
   #nextId = 1;
 
   private constructor(server: http.Server, chainPem: string, opts: StartOptions) {
     this.#server = server;
     this.#chainPem = chainPem;
     this.#directory = opts.directory;
+    this.#ari = opts.ari ?? false;
+    this.#profiles = opts.profiles;
+    this.#serialBase = opts.serialBase ?? 1000n;
     const { port } = server.address() as AddressInfo;
     this.url = `http://127.0.0.1:${port}`;
     this.directoryUrl = `${this.url}/dir`;
@@ -306,6 +421,33 @@ export class FakeAcmeServer {
     return this.#orders.get(Number(orderUrl.split('/').pop()))?.csrDer;
   }
 
+  /** The renewalInfo base URL (RFC 9773 §3), served whether the directory advertises it or not. */
+  get renewalInfoUrl(): string {
+    return `${this.url}/renewal-info`;
+  }
+
+  /** What the newOrder for `orderUrl` asked for, as sent (undefined for orders made with addOrder). */
+  orderRequest(orderUrl: string): OrderRequest | undefined {
+    return this.#orders.get(Number(orderUrl.split('/').pop()))?.request;
+  }
+
+  /** The certID (RFC 9773 §4.1) this CA computed for the certificate of an order, once downloaded. */
+  certIdOf(orderOrCertUrl: string): string | undefined {
+    return this.#orders.get(Number(orderOrCertUrl.split('/').pop()))?.certId;
+  }
+
+  /** The order that replaced the certificate `certId` (RFC 9773 §5), if any. */
+  replacedBy(certId: string): string | undefined {
+    const id = this.#replacedBy.get(certId);
+    return id === undefined ? undefined : this.#orderUrl(id);
+  }
+
+  /** Scripts the renewalInfo answer for `certId` (known to this CA or not), until set again. */
+  setRenewalInfo(certId: string, window: RenewalWindow): this {
+    this.#windows.set(certId, window);
+    return this;
+  }
+
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -328,6 +470,8 @@ export class FakeAcmeServer {
     if (path === '/new-nonce') return 'newNonce';
     if (path === '/new-account') return 'newAccount';
     if (path === '/new-order') return 'newOrder';
+    // RFC 9773 §4.1: an unauthenticated GET; the certID is two base64url parts.
+    if (/^\/renewal-info\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(path)) return method === 'GET' ? 'renewalInfo' : 'unknown';
     const m = /^\/(acct|order|authz|chall|finalize|cert)\/\d+$/.exec(path);
     const kind = m?.[1];
     if (kind === undefined || method !== 'POST') return 'unknown';
@@ -436,6 +580,7 @@ export class FakeAcmeServer {
       if (!known) throw problem(400, 'accountDoesNotExist', `no account ${header.kid}`);
       jwk = known;
     }
+    const kid = endpoint === 'newAccount' ? undefined : header.kid;
     let payloadBytes: Uint8Array;
     try {
       const key = await importJWK(jwk, alg);
@@ -457,7 +602,7 @@ export class FakeAcmeServer {
         throw problem(400, 'malformed', 'payload is not JSON');
       }
     }
-    return { payload, jwk };
+    return { payload, jwk, kid };
   }
 
   async #route(endpoint: Endpoint, method: string, path: string, verified: Verified | undefined): Promise<Outcome> {
@@ -473,7 +618,7 @@ export class FakeAcmeServer {
       case 'account':
         return { status: 200, headers: {}, body: { status: 'valid', orders: `${this.url}/acct/${id}/orders` } };
       case 'newOrder':
-        return this.#newOrder(payload);
+        return this.#newOrder(payload, verified?.kid);
       case 'order':
         return this.#pollOrder(id);
       case 'authorization':
@@ -487,10 +632,12 @@ export class FakeAcmeServer {
         const order = this.#orders.get(id);
         if (!order) throw problem(404, 'malformed', `no certificate ${id}`);
         // A real leaf for the finalized CSR when there is one, so the client can store it with its key.
-        order.chainPem ??= order.csrDer ? await issueFor(order.csrDer, id) : this.#chainPem;
+        order.chainPem ??= order.csrDer ? await this.#issue(order) : this.#chainPem;
         const body = order.chainPem;
         return { status: 200, headers: { 'content-type': 'application/pem-certificate-chain' }, body };
       }
+      case 'renewalInfo':
+        return this.#renewalInfo(path.slice('/renewal-info/'.length));
       case 'unknown':
         throw problem(404, 'malformed', `no resource ${method} ${path}`);
     }
@@ -503,7 +650,55 @@ export class FakeAcmeServer {
       ...urls,
       revokeCert: `${this.url}/revoke-cert`,
       keyChange: `${this.url}/key-change`,
-      meta: { termsOfService: `${this.url}/terms`, externalAccountRequired: false },
+      ...(this.#ari ? { renewalInfo: this.renewalInfoUrl } : {}),
+      meta: {
+        termsOfService: `${this.url}/terms`,
+        externalAccountRequired: false,
+        ...(this.#profiles ? { profiles: this.#profiles } : {}),
+      },
+    };
+  }
+
+  /** Signs the order's CSR with the validity it asked for, and records the certificate by certID. */
+  async #issue(order: OrderState): Promise<string> {
+    const serial = this.#serialBase + BigInt(order.id);
+    const validity = order.request ? requestedValidity(order.request) : undefined;
+    const chain = await issueFor(order.csrDer!, serial, validity);
+    const leaf = new X509Certificate(chain);
+    const certId = certIdFor((await issuer()).ski, serial);
+    order.certId = certId;
+    this.#issued.set(certId, {
+      orderId: order.id,
+      account: order.request?.account,
+      identifiers: order.identifiers,
+      notBefore: new Date(leaf.validFrom),
+      notAfter: new Date(leaf.validTo),
+    });
+    return chain;
+  }
+
+  /**
+   * RFC 9773 §4.2: the scripted window, else one for a certificate issued here (from two thirds of its
+   * lifetime to three quarters, Retry-After six hours), else 404.
+   */
+  #renewalInfo(certId: string): Outcome {
+    const scripted = this.#windows.get(certId);
+    const issued = this.#issued.get(certId);
+    if (!scripted && !issued) throw problem(404, 'malformed', `no certificate ${certId} issued here`);
+    const life = issued ? issued.notAfter.getTime() - issued.notBefore.getTime() : 0;
+    const w: RenewalWindow = scripted ?? {
+      start: new Date(issued!.notBefore.getTime() + (life * 2) / 3),
+      end: new Date(issued!.notBefore.getTime() + (life * 3) / 4),
+      retryAfter: '21600',
+    };
+    const stamp = (d: Date | string): string => (d instanceof Date ? d.toISOString() : d);
+    return {
+      status: 200,
+      headers: w.retryAfter === undefined ? {} : { 'retry-after': w.retryAfter },
+      body: {
+        suggestedWindow: { start: stamp(w.start), end: stamp(w.end) },
+        ...(w.explanationURL === undefined ? {} : { explanationURL: w.explanationURL }),
+      },
     };
   }
 
@@ -522,6 +717,7 @@ export class FakeAcmeServer {
       authorizations: o.authzIds.map((id) => `${this.url}/authz/${id}`),
       finalize: `${this.url}/finalize/${o.id}`,
       ...(status === 'valid' ? { certificate: `${this.url}/cert/${o.id}` } : {}),
+      ...echoedFields(o.request, this.#profiles !== undefined),
     };
   }
 
@@ -541,11 +737,50 @@ export class FakeAcmeServer {
     return order;
   }
 
-  #newOrder(payload: unknown): Outcome {
-    const ids = (payload as { identifiers?: unknown } | undefined)?.identifiers;
+  #newOrder(payload: unknown, account: string | undefined): Outcome {
+    const p = (payload ?? {}) as { identifiers?: unknown; replaces?: unknown; notBefore?: unknown; notAfter?: unknown; profile?: unknown };
+    const ids = p.identifiers;
     if (!Array.isArray(ids) || ids.length === 0) throw problem(400, 'malformed', 'newOrder without identifiers');
-    const order = this.#createOrder(ids as Array<{ type: string; value: string }>);
+    const request: OrderRequest = { identifiers: ids as OrderRequest['identifiers'], account };
+    for (const k of ['replaces', 'notBefore', 'notAfter', 'profile'] as const) if (k in p) request[k] = p[k];
+    requestedValidity(request);
+    this.#checkProfile(request.profile);
+    const replaced = this.#checkReplaces(request);
+    const order = this.#createOrder(request.identifiers);
+    order.request = request;
+    if (replaced !== undefined) this.#replacedBy.set(replaced, order.id);
     return { status: 201, headers: { location: this.#orderUrl(order.id) }, body: this.#renderOrder(order) };
+  }
+
+  /** draft-aaron-acme-profiles: a profile must be one the directory lists (ignored when it lists none). */
+  #checkProfile(profile: unknown): void {
+    if (profile === undefined || this.#profiles === undefined) return;
+    if (typeof profile !== 'string' || !Object.hasOwn(this.#profiles, profile)) {
+      throw problem(400, 'invalidProfile', `unknown profile ${JSON.stringify(profile)}`);
+    }
+  }
+
+  /**
+   * RFC 9773 §5: `replaces` must name a certificate issued here, to the same account, sharing an
+   * identifier with the new order, and not already replaced by an order that is not invalid (409
+   * alreadyReplaced). Answers the certID, or undefined when the order replaces nothing.
+   */
+  #checkReplaces(request: OrderRequest): string | undefined {
+    const certId = request.replaces;
+    if (certId === undefined) return undefined;
+    if (typeof certId !== 'string') throw problem(400, 'malformed', 'replaces is not a string');
+    const cert = this.#issued.get(certId);
+    if (!cert) throw problem(400, 'malformed', `replaces ${certId}: no such certificate issued here`);
+    if (cert.account !== undefined && cert.account !== request.account) throw problem(400, 'malformed', `replaces ${certId}: issued to another account`);
+    const names = new Set(cert.identifiers.map((i) => `${i.type}:${i.value}`));
+    if (!request.identifiers.some((i) => names.has(`${i.type}:${i.value}`))) {
+      throw problem(400, 'malformed', `replaces ${certId}: the new order shares no identifier with it`);
+    }
+    const by = this.#replacedBy.get(certId);
+    if (by !== undefined && this.#orders.get(by)?.status !== 'invalid') {
+      throw problem(409, 'alreadyReplaced', `certificate ${certId} is already replaced by order ${by}`);
+    }
+    return certId;
   }
 
   #pollOrder(id: number): Outcome {
@@ -608,6 +843,35 @@ export class FakeAcmeServer {
       body: { status: 'valid', ...(Array.isArray(payload?.contact) ? { contact: payload.contact } : {}), orders: `${url}/orders` },
     };
   }
+}
+
+/**
+ * RFC 8555 §7.4: the validity a newOrder asked for (either bound alone: from now, or 90 days from
+ * notBefore), or undefined when it asked for none. 400 malformed for unparsable or inverted bounds.
+ */
+function requestedValidity(r: OrderRequest): { notBefore: Date; notAfter: Date } | undefined {
+  if (r.notBefore === undefined && r.notAfter === undefined) return undefined;
+  const parse = (v: unknown, name: string): Date | undefined => {
+    if (v === undefined) return undefined;
+    const t = typeof v === 'string' ? Date.parse(v.toUpperCase()) : NaN;
+    if (Number.isNaN(t)) throw problem(400, 'malformed', `${name} ${JSON.stringify(v)} is not an RFC 3339 timestamp`);
+    return new Date(t);
+  };
+  const notBefore = parse(r.notBefore, 'notBefore') ?? new Date(Math.floor(Date.now() / 1000) * 1000);
+  const notAfter = parse(r.notAfter, 'notAfter') ?? new Date(notBefore.getTime() + 90 * 86_400_000);
+  if (notBefore.getTime() >= notAfter.getTime()) throw problem(400, 'malformed', 'notBefore is not before notAfter');
+  return { notBefore, notAfter };
+}
+
+/** The request fields an order object echoes (RFC 8555 §7.1.3, RFC 9773 §5, profiles draft). */
+function echoedFields(r: OrderRequest | undefined, profiles: boolean): Record<string, unknown> {
+  if (!r) return {};
+  const out: Record<string, unknown> = {};
+  if (r.notBefore !== undefined) out.notBefore = r.notBefore;
+  if (r.notAfter !== undefined) out.notAfter = r.notAfter;
+  if (r.replaces !== undefined) out.replaces = r.replaces;
+  if (r.profile !== undefined && profiles) out.profile = r.profile;
+  return out;
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
