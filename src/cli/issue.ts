@@ -3,23 +3,23 @@
  * checked, and the CA bundle file read, before the first network request; the run then starts a
  * Supervisor, obtains the certificate and prints where the files are.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CertificateResult } from '../certificate-result.js';
 import { describeCertificate } from '../crypto/certificate.js';
 import { DEFAULT_KEY_TYPE, type KeyType } from '../crypto/key-type.js';
 import { reuseFreshCertificate } from '../renewal-window.js';
 import { CertStore } from '../store/cert-store.js';
-import { ErrorCode, InvalidInputError } from '../errors.js';
 import { normalizeNames } from '../names.js';
-import { checkDirectoryUrl, checkKeyType, fillOptions, type Http01Mode, type SupervisorOptions } from '../options.js';
+import { checkKeyType, fillOptions, type Http01Mode, type SupervisorOptions } from '../options.js';
 import { Supervisor } from '../supervisor.js';
+import { badOption as bad, DEFAULT_STORE_DIR, parseDirectory, parseEmail, parsePort, parseStoreDir, readCaBundle } from './connection-options.js';
 import { daysLeft, seconds, stamp } from './format.js';
 import type { CliIo } from './io.js';
 import { RunScope } from './run-scope.js';
 
 /** Where the store goes unless --out says otherwise. */
-export const ISSUE_OUT = './leec-store';
+export const ISSUE_OUT = DEFAULT_STORE_DIR;
 /** The standalone responder's default bind address: every interface, as a real CA connects from outside. */
 export const ISSUE_HTTP_HOST = '0.0.0.0';
 
@@ -51,27 +51,6 @@ export interface IssueOptions {
   force: boolean;
 }
 
-function bad(message: string, data: Record<string, unknown> = {}): never {
-  throw new InvalidInputError(ErrorCode.invalidOption, message, { step: 'input', data });
-}
-
-function parsePort(flag: string, raw: string): number {
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) bad(`${flag} must be a port from 1 to 65535, got ${JSON.stringify(raw)}`, { [flag]: raw });
-  return port;
-}
-
-async function readCaBundle(file: string): Promise<string> {
-  let pem: string;
-  try {
-    pem = await readFile(file, 'utf8');
-  } catch (err) {
-    return bad(`cannot read --ca-bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { caBundle: file });
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) bad(`--ca-bundle ${file} holds no PEM certificate`, { caBundle: file });
-  return pem;
-}
-
 async function checkWebroot(dir: string): Promise<string> {
   const abs = path.resolve(dir);
   const st = await stat(abs).catch(() => undefined);
@@ -86,8 +65,7 @@ async function checkWebroot(dir: string): Promise<string> {
  */
 export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOptions> {
   const allowInsecureLoopback = raw.insecureLoopback === true;
-  if (raw.directory === undefined) bad('--directory is required (the CA\'s ACME directory URL)');
-  const directoryUrl = checkDirectoryUrl(raw.directory, allowInsecureLoopback);
+  const directoryUrl = parseDirectory(raw.directory, allowInsecureLoopback);
   if (raw.domain === undefined) bad('--domain is required');
   const names = normalizeNames(raw.domain, raw.san ?? [], { challenge: 'http-01' });
   const keyType = raw.keyType === undefined ? undefined : checkKeyType(raw.keyType);
@@ -104,19 +82,16 @@ export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOpti
     return bad('one of --http-port (serve http-01 here) or --webroot (write tokens for your web server) is required');
   }
 
-  const out = raw.out ?? ISSUE_OUT;
-  if (out.trim() === '') bad('--out must be a directory path');
   const supervisor: SupervisorOptions = {
     directoryUrl,
-    storeDir: path.resolve(out),
+    storeDir: parseStoreDir(raw.out),
     http01,
     allowInsecureLoopback,
   };
   if (raw.caBundle !== undefined) supervisor.caBundle = await readCaBundle(raw.caBundle);
   if (raw.email !== undefined) {
     // The shape fillOptions checks for contacts (RFC 8555 §7.3, mailto: only), reported against --email.
-    if (!/^[^@\s,:]+@[^@\s,]+\.[^@\s,]+$/.test(raw.email)) bad(`--email ${JSON.stringify(raw.email)} is not an e-mail address`, { email: raw.email });
-    supervisor.contact = [`mailto:${raw.email}`];
+    supervisor.contact = [parseEmail(raw.email)];
   }
   if (keyType !== undefined) supervisor.keyType = keyType;
   fillOptions(supervisor); // the supervisor's own checks (contact...), still before any request

@@ -16,6 +16,24 @@ import { ISSUE_HTTP_HOST, ISSUE_OUT, parseIssueOptions, runIssue, type RawIssueO
 import { processIo, type CliIo } from './io.js';
 import { runInspect } from './inspect.js';
 import { obtainDhParams } from '../dh-params.js';
+import {
+  parseAccountDeactivateOptions,
+  parseAccountOptions,
+  parseAccountRegisterOptions,
+  parseAccountUpdateOptions,
+  runAccountDeactivate,
+  runAccountRegister,
+  runAccountShow,
+  runAccountUpdate,
+  type RawAccountDeactivateOptions,
+  type RawAccountOptions,
+  type RawAccountRegisterOptions,
+  type RawAccountUpdateOptions,
+} from './account.js';
+import { runAccountRollover } from './account-rollover.js';
+import { withConnectionFlags } from './connection-options.js';
+import { REVOCATION_REASONS } from './revocation-reason.js';
+import { parseRevokeOptions, runRevoke, type RawRevokeOptions } from './revoke.js';
 
 /** After the work is done, a handle left open by a dependency must not keep the process alive longer than this. */
 const EXIT_GRACE_MS = 3_000;
@@ -110,6 +128,60 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--insecure-loopback', 'accept an http:// directory on a loopback address (test CAs only)')
     .action(async (raw: RawIssueOptions) => {
       setExit(await runIssue(await parseIssueOptions(raw), io));
+    });
+
+  const account = program
+    .command('account')
+    .description("the ACME account the store keeps for a directory (RFC 8555 §7.3): register, show, update, rollover, deactivate");
+
+  withConnectionFlags(account.command('register'))
+    .description('create the account key (EC P-256, stored 0600) if there is none and register it; idempotent on a known key')
+    .option('--email <address>', 'account contact (sent as mailto:); repeatable', collect, [])
+    .option('--agree-tos', "agree to the CA's terms of service (required; the directory's meta.termsOfService)")
+    .option('--eab-kid <kid>', 'External Account Binding key identifier from the CA (RFC 8555 §7.3.4)')
+    .option('--eab-hmac-key <key>', 'External Account Binding MAC key from the CA, base64url')
+    .option('--json', 'print one JSON object')
+    .action(async (raw: RawAccountRegisterOptions) => {
+      setExit(await runAccountRegister(await parseAccountRegisterOptions(raw), io));
+    });
+
+  withConnectionFlags(account.command('show'))
+    .description('look the stored key up at the CA (onlyReturnExisting) and print the account: URL, status, contacts, orders')
+    .option('--json', 'print one JSON object')
+    .action(async (raw: RawAccountOptions) => {
+      setExit(await runAccountShow(await parseAccountOptions(raw), io));
+    });
+
+  withConnectionFlags(account.command('update'))
+    .description("replace the account's contacts (RFC 8555 §7.3.2)")
+    .option('--email <address>', 'account contact (sent as mailto:); repeatable, at least one', collect, [])
+    .option('--json', 'print one JSON object')
+    .action(async (raw: RawAccountUpdateOptions) => {
+      setExit(await runAccountUpdate(await parseAccountUpdateOptions(raw), io));
+    });
+
+  withConnectionFlags(account.command('rollover'))
+    .description('replace the account key (RFC 8555 §7.3.5): the new key is stored only once the CA accepted it')
+    .option('--json', 'print one JSON object')
+    .action(async (raw: RawAccountOptions) => {
+      setExit(await runAccountRollover(await parseAccountOptions(raw), io));
+    });
+
+  withConnectionFlags(account.command('deactivate'))
+    .description('deactivate the account for good (RFC 8555 §7.3.6); needs --yes')
+    .option('--yes', 'confirm: deactivation cannot be undone')
+    .option('--json', 'print one JSON object')
+    .action(async (raw: RawAccountDeactivateOptions) => {
+      setExit(await runAccountDeactivate(await parseAccountDeactivateOptions(raw), io));
+    });
+
+  withConnectionFlags(program.command('revoke'))
+    .description("revoke a certificate (RFC 8555 §7.6), signed by the stored account key or, with --key, by the certificate's key")
+    .option('--cert <file>', 'the PEM certificate to revoke (the first one of a chain file)')
+    .option('--key <file>', "sign with the certificate's private key instead of the account key")
+    .option('--reason <reason>', `RFC 5280 CRLReason, by number or name: ${Object.entries(REVOCATION_REASONS).map(([n, c]) => `${c} ${n}`).join(', ')}`)
+    .action(async (raw: RawRevokeOptions) => {
+      setExit(await runRevoke(await parseRevokeOptions(raw), io));
     });
   return program;
 }
