@@ -39,6 +39,11 @@ export interface PebbleOptions {
    * generation each start would otherwise pay.
    */
   tls?: ThrowawayCa;
+  /**
+   * `127.0.0.1:PORT` of the caller's own DNS server (e.g. a BIND taking RFC 2136 updates) for Pebble's
+   * `-dnsserver`, instead of challtestsrv's DNS. challtestsrv still runs; its TXT records are then unused.
+   */
+  dnsServer?: string;
 }
 
 /** A running Pebble and its DNS server. */
@@ -49,7 +54,7 @@ export interface PebbleInstance {
   caPem: string;
   /** `https://127.0.0.1:MPORT` (Pebble's management API: roots, intermediates). */
   managementUrl: string;
-  /** `127.0.0.1:DNSPORT`: challtestsrv's DNS server, which Pebble resolves names with. */
+  /** `127.0.0.1:DNSPORT`: the DNS server Pebble resolves names with: `dnsServer` when given, else challtestsrv's. */
   dnsAddress: string;
   /** `http://127.0.0.1:CPORT`: challtestsrv management (POST /set-txt, /clear-txt). */
   challtestsrvUrl: string;
@@ -74,7 +79,8 @@ const KILL_GRACE_MS = 3_000;
 const START_ATTEMPTS = 3;
 const OUTPUT_LINES = 80;
 
-interface Child {
+/** A child process run under the guard below (exported for other loopback test fixtures, e.g. BIND). */
+export interface Child {
   name: string;
   proc: ChildProcess;
   pid: number;
@@ -83,7 +89,8 @@ interface Child {
   exitDescription: string;
 }
 
-class OutputRing {
+/** The last output lines of a fixture's children, for error messages. */
+export class OutputRing {
   private readonly lines: string[] = [];
   push(line: string): void {
     this.lines.push(line);
@@ -114,7 +121,7 @@ const GUARD_SCRIPT = [
   'exit "$status"',
 ].join('\n');
 
-function spawnChild(
+export function spawnChild(
   name: string,
   file: string,
   args: string[],
@@ -169,14 +176,15 @@ function spawnChild(
 }
 
 /** Lets the process exit while a forgotten fixture still runs (its exit hook then kills it). */
-function unrefChild(c: Child): void {
+export function unrefChild(c: Child): void {
   c.proc.unref();
   (c.proc.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   (c.proc.stdout as unknown as { unref?: () => void } | null)?.unref?.();
   (c.proc.stderr as unknown as { unref?: () => void } | null)?.unref?.();
 }
 
-async function killChild(c: Child): Promise<void> {
+/** SIGTERM by PID, wait for the exit (SIGKILL after 3 s). */
+export async function killChild(c: Child): Promise<void> {
   if (c.exited) return;
   if (c.pid <= 0) {
     await c.exit; // never started: its 'error' event settles it; never signal pid -1
@@ -275,6 +283,15 @@ function checkPort(name: string, v: number | undefined): void {
   }
 }
 
+function checkDnsServer(v: string | undefined): void {
+  if (v === undefined) return;
+  const m = typeof v === 'string' ? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v) : null;
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || port < 1 || port > 65535) {
+    throw new InvalidInputError(ErrorCode.invalidOption, `startPebble: dnsServer must be "IPv4:PORT", got ${JSON.stringify(String(v))}`);
+  }
+}
+
 function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // Inherited PEBBLE_* variables are dropped so the outer shell cannot change what tests see.
@@ -341,7 +358,8 @@ async function startOnce(
     // UDP is checked for every port: cheap, and the DNS port needs it.
     const [acmePort, mgmtPort, dnsPort, ctsPort, freeTls] = await freePorts(5, HOST, { udp: true });
     const tlsPort = opts.tlsPort ?? (freeTls as number);
-    const dnsAddress = `${HOST}:${dnsPort}`;
+    const ctsDnsAddress = `${HOST}:${dnsPort}`;
+    const dnsAddress = opts.dnsServer ?? ctsDnsAddress;
     const challtestsrvUrl = `http://${HOST}:${ctsPort}`;
 
     const config: Record<string, unknown> = {
@@ -360,7 +378,7 @@ async function startOnce(
     const cts = spawnChild(
       'challtestsrv',
       bins.challtestsrv,
-      ['-http01', '', '-https01', '', '-tlsalpn01', '', '-dns01', dnsAddress, '-management', `${HOST}:${ctsPort}`,
+      ['-http01', '', '-https01', '', '-tlsalpn01', '', '-dns01', ctsDnsAddress, '-management', `${HOST}:${ctsPort}`,
         '-defaultIPv4', HOST, '-defaultIPv6', ''],
       env,
       workDir,
@@ -437,6 +455,7 @@ async function startOnce(
 export async function startPebble(opts: PebbleOptions): Promise<PebbleInstance> {
   checkPort('httpPort', opts.httpPort);
   checkPort('tlsPort', opts.tlsPort);
+  checkDnsServer(opts.dnsServer);
   const env = childEnv(opts.env);
   const bins = findPebbleBinaries();
   if (bins === null) {
