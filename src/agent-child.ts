@@ -6,14 +6,14 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import type { IssuedCertificate } from './acme/flow.js';
+import type { PresentedChallenge, WithdrawnChallenge } from './acme/challenges.js';
 import type { Directory } from './acme/types.js';
 import type { ResolvedAccount } from './account.js';
 import { AbortedError, ActorExitedError, ErrorCode, reviveError } from './errors.js';
 import type { FilledOptions } from './options.js';
 import type { SupervisorEvents } from './events.js';
 import type { Job } from './job.js';
-import type { ChallengeStore } from './responder/challenge-store.js';
-import type { WebrootPublisher } from './responder/webroot.js';
+import type { ChallengeRouter } from './challenge-router.js';
 import { connectApi, exposeApi } from './runtime/channel.js';
 import type { ChildRef, ExitReason } from './runtime/supervisor-tree.js';
 import type { WorkerPool } from './runtime/worker-pool.js';
@@ -27,8 +27,8 @@ export interface AgentChildDeps {
   directory: Directory;
   account: ResolvedAccount | undefined;
   pool: WorkerPool<AgentTask, AgentOutcome>;
-  challenges: ChallengeStore;
-  webroot: WebrootPublisher | undefined;
+  /** Publishes what agents ask for: http-01 tokens, dns-01 TXT values, tls-alpn-01 certificates. */
+  router: ChallengeRouter;
   emit<E extends keyof SupervisorEvents>(event: E, ...args: Parameters<SupervisorEvents[E]>): void;
   /** Persists a checkpoint of the job's order. */
   checkpoint(job: Job): Promise<void>;
@@ -44,16 +44,15 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   const abort = new AbortController();
   job.kill = () => abort.abort();
   const hostApi: HostApi = {
-    presentHttp01: async (c) => {
-      job.tokens.set(c.token, c.host);
-      await deps.challenges.present(c);
-      await deps.webroot?.present(c);
-      deps.emit('challenge:presented', { domain: job.domain, host: c.host, token: c.token });
+    presentChallenge: async (c) => {
+      job.tokens.set(c.token, withdrawal(c));
+      await deps.router.present(c);
+      deps.emit('challenge:presented', { domain: job.domain, type: c.type, host: c.host, token: c.token });
     },
-    cleanupHttp01: async (c) => {
+    cleanupChallenge: async (c) => {
+      const published = job.tokens.get(c.token);
       job.tokens.delete(c.token);
-      await deps.challenges.cleanup(c);
-      await deps.webroot?.cleanup(c);
+      await deps.router.cleanup(published ?? c);
     },
     progress: async (state, detail) => {
       job.state = state;
@@ -81,6 +80,9 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       incarnation: job.incarnation,
       names: job.names,
       keyType: job.keyType,
+      challenge: job.challenge,
+      order: job.order,
+      dnsPropagation: options.dns01?.propagation,
       acme: {
         directoryUrl: options.directoryUrl,
         directory: deps.directory,
@@ -139,10 +141,7 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       job.threadId = undefined;
       host.port1.close();
       // Whatever the agent managed to clean up, no token outlives its incarnation.
-      for (const [token, h] of job.tokens) {
-        await deps.challenges.cleanup({ host: h, token });
-        await deps.webroot?.cleanup({ host: h, token }).catch(() => undefined);
-      }
+      for (const c of job.tokens.values()) await deps.router.cleanup(c).catch(() => undefined);
       job.tokens.clear();
     });
 
@@ -157,4 +156,12 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       await exited;
     },
   };
+}
+
+/** What withdraws a published response: for tls-alpn-01 its certificate, so a newer one for the host stays. */
+function withdrawal(c: PresentedChallenge): WithdrawnChallenge {
+  const base = { type: c.type, host: c.host, token: c.token };
+  if (c.type === 'dns-01') return { ...base, fqdn: c.fqdn, value: c.value };
+  if (c.type === 'tls-alpn-01') return { ...base, certPem: c.certPem };
+  return base;
 }

@@ -3,6 +3,7 @@
  * or forwarded as JSON. Never carries private keys or key authorizations.
  */
 import type { AgentState } from './acme/flow.js';
+import type { ChallengeType } from './acme/challenges.js';
 import type { LeecError } from './errors.js';
 import type { CertificateResult } from './certificate-result.js';
 
@@ -19,8 +20,8 @@ export interface SupervisorEvents {
   'domain:gave-up': (e: { domain: string; error: LeecError }) => void;
   /** An agent's thread died and the agent is started again, resuming its order. */
   'agent:restart': (e: { domain: string; incarnation: number; error: LeecError }) => void;
-  /** A token was published to the responder (before the challenge is answered). */
-  'challenge:presented': (e: { domain: string; host: string; token: string }) => void;
-  /** The responder answered the CA's validation request for a token. */
-  'challenge:served': (e: { host: string; token: string }) => void;
+  /** A challenge response was published (http-01 token, dns-01 TXT value, tls-alpn-01 certificate), before any challenge is answered. */
+  'challenge:presented': (e: { domain: string; type: ChallengeType; host: string; token: string }) => void;
+  /** A responder answered the CA's validation request: an http-01 token, or a tls-alpn-01 handshake (no token). */
+  'challenge:served': (e: { type: ChallengeType; host: string; token?: string | undefined }) => void;
 }

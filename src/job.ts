@@ -4,6 +4,8 @@
  * Plain state; the supervisor and the agent child drive it.
  */
 import type { AgentState } from './acme/flow.js';
+import type { ChallengeType, WithdrawnChallenge } from './acme/challenges.js';
+import type { NewOrderOptions } from './acme/order-options.js';
 import type { CertificateResult } from './certificate-result.js';
 import type { KeyType } from './crypto/key-type.js';
 import type { AgentApi } from './agent/protocol.js';
@@ -15,6 +17,9 @@ export interface Job {
   domain: string;
   names: string[];
   keyType: KeyType;
+  challenge: ChallengeType;
+  /** newOrder's optional fields; `replaces` is filled in when the job starts, from the stored certificate. */
+  order: NewOrderOptions;
   onlyIfDue: boolean;
   /** A job for the same domain with another request, which this one waits for. */
   previous: Job | undefined;
@@ -27,8 +32,8 @@ export interface Job {
   agent: (Remote<AgentApi> & { close(): void }) | undefined;
   /** Ends the current incarnation's thread at once (queued: dropped from the queue). */
   kill: (() => void) | undefined;
-  /** Tokens this job published: withdrawn at the end of every incarnation. */
-  tokens: Map<string, string>;
+  /** Challenge responses this job published, by token: withdrawn at the end of every incarnation. */
+  tokens: Map<string, WithdrawnChallenge>;
   stopping: boolean;
   /** The worker thread of the current incarnation, once it has reported. */
   threadId: number | undefined;
@@ -42,7 +47,7 @@ export interface Job {
 }
 
 /** A new job whose `done` settles once, through `resolve`/`reject`. */
-export function createJob(init: { id: string; domain: string; names: string[]; keyType: KeyType; onlyIfDue: boolean; previous: Job | undefined }): Job {
+export function createJob(init: { id: string; domain: string; names: string[]; keyType: KeyType; challenge: ChallengeType; order: NewOrderOptions; onlyIfDue: boolean; previous: Job | undefined }): Job {
   let resolve!: (r: CertificateResult) => void;
   let reject!: (e: unknown) => void;
   const done = new Promise<CertificateResult>((res, rej) => {
@@ -78,6 +83,7 @@ export function createJob(init: { id: string; domain: string; names: string[]; k
 }
 
 /** The same request: a second caller joins the running job instead of starting another. */
-export function sameRequest(job: Job, names: string[], keyType: KeyType, onlyIfDue: boolean): boolean {
-  return job.keyType === keyType && job.onlyIfDue === onlyIfDue && job.names.length === names.length && job.names.every((n, i) => n === names[i]);
+export function sameRequest(job: Job, names: string[], keyType: KeyType, challenge: ChallengeType, order: NewOrderOptions, onlyIfDue: boolean): boolean {
+  const asked = (o: NewOrderOptions): string => JSON.stringify([o.profile, o.notBefore, o.notAfter]);
+  return job.keyType === keyType && job.challenge === challenge && asked(job.order) === asked(order) && job.onlyIfDue === onlyIfDue && job.names.length === names.length && job.names.every((n, i) => n === names[i]);
 }

@@ -8,8 +8,9 @@ import { domainToASCII } from 'node:url';
 
 import { ErrorCode, InvalidInputError } from './errors.js';
 
-/** The challenge types leec can answer (RFC 8555 §8.3, §8.4; RFC 8737). */
-export type ChallengeType = 'http-01' | 'dns-01' | 'tls-alpn-01';
+import { CHALLENGE_TYPES, type ChallengeType } from './acme/challenges.js';
+
+export type { ChallengeType };
 
 /** Options of `validateName` and `normalizeNames`. */
 export interface NameOptions {
@@ -22,7 +23,6 @@ export const MAX_NAMES = 100;
 const MAX_NAME_LENGTH = 253; // RFC 1035 §2.3.4 (255 octets on the wire, 253 characters in text)
 const MAX_LABEL_LENGTH = 63; // RFC 1035 §2.3.4
 const LDH = /^[a-z0-9-]+$/i; // RFC 1035 §2.3.1, RFC 5890 §2.3.1
-const CHALLENGES: readonly string[] = ['http-01', 'dns-01', 'tls-alpn-01'];
 
 function invalid(name: string, reason: string, code: string = ErrorCode.invalidDomain): InvalidInputError {
   return new InvalidInputError(code, `invalid name "${name}": ${reason}`, { step: 'input', data: { name, reason } });
@@ -82,7 +82,7 @@ export function normalizeName(raw: string): string {
 export function validateName(name: string, opts: NameOptions): void {
   if (typeof name !== 'string') throw invalid(show(name), `not a string (got ${typeof name})`);
   const challenge = opts?.challenge;
-  if (!CHALLENGES.includes(challenge)) {
+  if (!(CHALLENGE_TYPES as readonly string[]).includes(challenge)) {
     throw new InvalidInputError(ErrorCode.invalidOption, `unknown challenge type "${show(challenge)}"`, {
       step: 'input',
       data: { name, option: 'challenge', value: show(challenge) },

@@ -3,12 +3,16 @@
  * network request. Produces FilledOptions; throws InvalidInputError with a stable code on bad input.
  */
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { splitPemChain } from './crypto/certificate.js';
 import { decodeMacKey } from './acme/eab.js';
 import { ErrorCode, InvalidInputError } from './errors.js';
 import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from './crypto/key-type.js';
 import { silentLogger, type Logger } from './logger.js';
+import { CHALLENGE_TYPES, type ChallengeType } from './acme/challenges.js';
+import type { Dns01Provider } from './dns/provider.js';
+import { DNS_PROVIDERS, isDnsProviderName } from './dns/registry.js';
 
 /** How http-01 tokens reach the CA's validator (LEEC's interfacing modes). */
 export type Http01Mode =
@@ -18,6 +22,25 @@ export type Http01Mode =
   | { mode: 'webroot'; webroot: string }
   /** The embedding server routes requests to `supervisor.http01.handle` / `.middleware` (LEEC's slave). */
   | { mode: 'embedded' };
+
+/** How tls-alpn-01 certificates reach the CA's validator (RFC 8737), on port 443 for a real CA. */
+export type TlsAlpn01Mode =
+  /** The supervisor runs its own TLS listener; other TLS traffic on it is served from `certificates`. `host` defaults to 127.0.0.1. */
+  | { mode: 'standalone'; port: number; host?: string }
+  /** Your own `tls`/`https` server: `supervisor.tlsAlpn01.attach(server)` answers `acme-tls/1` connections on it. */
+  | { mode: 'embedded' };
+
+/** dns-01 (RFC 8555 §8.4): the provider that publishes TXT values, and the propagation check. */
+export interface Dns01Options {
+  /** Your own provider object, or a built-in one by name with string options (`rfc2136`, `exec`, `ovh`, `challtestsrv`). */
+  provider: Dns01Provider | { name: string; options?: Record<string, string> };
+  /**
+   * Before a challenge is answered, its TXT value must be visible at these DNS servers (`ip:port`), or by
+   * default at every authoritative server of the zone; `false` skips the check. Default timeout 120 s,
+   * checked every 2 s.
+   */
+  propagation?: { servers?: string[]; timeoutMs?: number; intervalMs?: number } | false;
+}
 
 export interface SupervisorOptions {
   /** The ACME directory URL, e.g. Let's Encrypt's `https://acme-v02.api.letsencrypt.org/directory`. */
@@ -39,6 +62,14 @@ export interface SupervisorOptions {
   externalAccountBinding?: { kid: string; macKey: string };
   /** How http-01 tokens are served. Default `embedded`: tokens are always held in memory for `http01.handle`. */
   http01?: Http01Mode;
+  /** The challenge answered by default (`obtainCertificate` can override it). Default `http-01`. Wildcards need `dns-01`. */
+  challenge?: ChallengeType;
+  /** Needed for dns-01 challenges. */
+  dns01?: Dns01Options;
+  /** Needed for tls-alpn-01 challenges. */
+  tlsAlpn01?: TlsAlpn01Mode;
+  /** The ACME profile to ask for (a name the directory's `meta.profiles` lists), e.g. Let's Encrypt's `shortlived`. */
+  profile?: string;
   /** Agents (worker threads) running at once; the rest wait in the pool's queue. Default 8. */
   maxConcurrentAgents?: number;
   /**
@@ -83,6 +114,15 @@ export interface FilledOptions {
   accountMode: 'shared' | 'throwaway';
   externalAccountBinding: { kid: string; macKey: string } | undefined;
   http01: Http01Mode;
+  challenge: ChallengeType;
+  dns01:
+    | {
+        provider: Dns01Provider | { name: string; options: Record<string, string> };
+        propagation: { servers?: string[] | undefined; timeoutMs: number; intervalMs: number } | false;
+      }
+    | undefined;
+  tlsAlpn01: TlsAlpn01Mode | undefined;
+  profile: string | undefined;
   maxConcurrentAgents: number;
   maxAgentRestarts: number;
   restartPeriodMs: number;
@@ -134,7 +174,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'externalAccountBinding', 'http01', 'maxConcurrentAgents',
   'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
-  'preferredChain',
+  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile',
 ]);
 
 function checkLogger(raw: unknown): Logger {
@@ -205,20 +245,88 @@ function checkContact(raw: unknown): string[] {
   });
 }
 
+/** A standalone responder's `{ port, host? }` (http01 or tlsAlpn01). */
+function checkStandalone(option: string, m: { port: number; host?: string }): { mode: 'standalone'; port: number; host?: string } {
+  if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) bad(ErrorCode.invalidOption, `${option}.port must be 0-65535`, { port: m.port });
+  if (m.host !== undefined && (typeof m.host !== 'string' || m.host === '')) bad(ErrorCode.invalidOption, `${option}.host must be an address`, { host: m.host });
+  return m.host === undefined ? { mode: 'standalone', port: m.port } : { mode: 'standalone', port: m.port, host: m.host };
+}
+
 function checkHttp01(raw: unknown): Http01Mode {
   if (raw === undefined) return { mode: 'embedded' };
   const m = raw as Http01Mode;
   if (m?.mode === 'embedded') return m;
-  if (m?.mode === 'standalone') {
-    if (!Number.isInteger(m.port) || m.port < 0 || m.port > 65535) bad(ErrorCode.invalidOption, 'http01.port must be 0-65535', { port: m.port });
-    if (m.host !== undefined && (typeof m.host !== 'string' || m.host === '')) bad(ErrorCode.invalidOption, 'http01.host must be an address', { host: m.host });
-    return m.host === undefined ? { mode: 'standalone', port: m.port } : { mode: 'standalone', port: m.port, host: m.host };
-  }
+  if (m?.mode === 'standalone') return checkStandalone('http01', m);
   if (m?.mode === 'webroot') {
     if (typeof m.webroot !== 'string' || m.webroot === '') bad(ErrorCode.invalidOption, 'http01.webroot must be a directory path', { webroot: m.webroot });
     return m;
   }
   return bad(ErrorCode.invalidOption, 'http01.mode must be standalone, webroot or embedded', { http01: raw });
+}
+
+export function checkChallenge(raw: unknown): ChallengeType {
+  if (raw === undefined) return 'http-01';
+  if (!(CHALLENGE_TYPES as readonly unknown[]).includes(raw)) bad(ErrorCode.invalidOption, `challenge must be one of ${CHALLENGE_TYPES.join(', ')}`, { challenge: raw });
+  return raw as ChallengeType;
+}
+
+/** `ip:port` (IPv6 as `[::1]:53`): where a propagation check may ask. */
+function checkDnsServer(raw: unknown): string {
+  const m = typeof raw === 'string' ? /^(?:\[([0-9a-f:.]+)\]|([0-9.]+))(?::(\d{1,5}))?$/i.exec(raw) : null;
+  const ip = m?.[1] ?? m?.[2];
+  const port = m?.[3] === undefined ? 53 : Number(m[3]);
+  if (!m || ip === undefined || isIP(ip) === 0 || port < 1 || port > 65535) {
+    bad(ErrorCode.invalidOption, `dns01.propagation.servers entries must be ip or ip:port, got ${JSON.stringify(raw)}`, { server: raw });
+  }
+  return raw as string;
+}
+
+function checkDns01(raw: unknown): FilledOptions['dns01'] {
+  if (raw === undefined) return undefined;
+  const d = raw as Dns01Options;
+  const p = d?.provider as Partial<Dns01Provider> & { options?: unknown };
+  let provider: NonNullable<FilledOptions['dns01']>['provider'];
+  if (typeof p === 'object' && p !== null && typeof p.present === 'function' && typeof p.cleanup === 'function') {
+    if (typeof p.name !== 'string' || p.name === '') bad(ErrorCode.invalidOption, 'a dns01 provider object needs a name', {});
+    provider = p as Dns01Provider;
+  } else if (typeof p === 'object' && p !== null && typeof p.name === 'string') {
+    if (!isDnsProviderName(p.name)) bad(ErrorCode.invalidOption, `unknown dns-01 provider ${JSON.stringify(p.name)}; use one of ${DNS_PROVIDERS.join(', ')}, or pass your own`, { provider: p.name });
+    const opts = p.options ?? {};
+    if (typeof opts !== 'object' || opts === null || Object.values(opts).some((v) => typeof v !== 'string')) {
+      bad(ErrorCode.invalidOption, 'dns01.provider.options must map option names to strings', { provider: p.name });
+    }
+    provider = { name: p.name, options: { ...(opts as Record<string, string>) } };
+  } else {
+    return bad(ErrorCode.invalidOption, 'dns01.provider must be a provider object (name, present, cleanup) or { name, options }', {});
+  }
+  const prop = d.propagation;
+  if (prop === false) return { provider, propagation: false };
+  if (prop !== undefined && (typeof prop !== 'object' || prop === null)) bad(ErrorCode.invalidOption, 'dns01.propagation must be an object or false', {});
+  const servers = prop?.servers;
+  if (servers !== undefined && (!Array.isArray(servers) || servers.length === 0)) bad(ErrorCode.invalidOption, 'dns01.propagation.servers must be a non-empty array', {});
+  return {
+    provider,
+    propagation: {
+      servers: servers?.map(checkDnsServer),
+      timeoutMs: wholeNumber('dns01.propagation.timeoutMs', prop?.timeoutMs, 120_000, 1),
+      intervalMs: wholeNumber('dns01.propagation.intervalMs', prop?.intervalMs, 2_000, 1),
+    },
+  };
+}
+
+/** The name only: whether the CA lists it is checked once the directory is fetched. */
+function checkProfileName(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw === '') bad(ErrorCode.invalidOption, 'profile must be a non-empty profile name', { profile: raw });
+  return raw;
+}
+
+function checkTlsAlpn01(raw: unknown): TlsAlpn01Mode | undefined {
+  if (raw === undefined) return undefined;
+  const m = raw as TlsAlpn01Mode;
+  if (m?.mode === 'embedded') return { mode: 'embedded' };
+  if (m?.mode === 'standalone') return checkStandalone('tlsAlpn01', m);
+  return bad(ErrorCode.invalidOption, 'tlsAlpn01.mode must be standalone or embedded', { tlsAlpn01: raw });
 }
 
 /** Checks every option and fills the defaults. */
@@ -239,6 +347,10 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     accountMode: o.accountMode ?? 'shared',
     externalAccountBinding: checkEab(o.externalAccountBinding, o.accountMode ?? 'shared'),
     http01: checkHttp01(o.http01),
+    challenge: checkChallenge(o.challenge),
+    dns01: checkDns01(o.dns01),
+    tlsAlpn01: checkTlsAlpn01(o.tlsAlpn01),
+    profile: checkProfileName(o.profile),
     maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
     restartPeriodMs: wholeNumber('restartPeriodMs', o.restartPeriodMs, 600_000, 1),

@@ -1,38 +1,48 @@
 /**
- * The standalone http-01 responder as a child of the supervision tree (permanent): if its server stops
- * on its own, the root restarts it on the same port. Tokens live in the ChallengeStore, not in the
- * listener, so validations in flight survive the restart.
+ * A standalone challenge responder (the http-01 HTTP server, the tls-alpn-01 TLS listener) as a
+ * permanent child of the supervision tree: if its server stops on its own, the root restarts it on the
+ * same port. Challenges live in their stores, not in the listener, so validations in flight survive.
  */
-import type { ChallengeStore } from './responder/challenge-store.js';
-import { listenHttp01, type Http01Listener } from './responder/standalone.js';
 import type { ChildRef, ChildSpec } from './runtime/supervisor-tree.js';
 import { ErrorCode, LeecError } from './errors.js';
 
-export function responderSpec(
-  store: ChallengeStore,
-  opts: { port: number; host: string; onServed: (host: string, token: string) => void },
-  onListening: (l: Http01Listener) => void,
-): ChildSpec {
+/** What both standalone responders' listeners look like. */
+export interface ResponderListener {
+  port: number;
+  close(): Promise<void>;
+  /** Settles when the server stops listening, with the error if it failed. */
+  closed: Promise<{ error?: Error | undefined }>;
+}
+
+export function responderSpec<L extends ResponderListener>(opts: {
+  id: string;
+  /** For messages: `http-01 responder`. */
+  what: string;
+  host: string;
+  port: number;
+  listen: (port: number) => Promise<L>;
+  onListening: (l: L) => void;
+}): ChildSpec {
   let port = opts.port;
   return {
-    id: 'responder',
+    id: opts.id,
     restart: 'permanent',
     shutdownMs: 2000,
     async start(): Promise<ChildRef> {
-      const listener = await listenHttp01(store, { port, host: opts.host, onServed: opts.onServed }).catch((cause: unknown) => {
-        throw new LeecError(ErrorCode.listen, `the http-01 responder cannot listen on ${opts.host}:${port}: ${(cause as Error).message}`, {
+      const listener = await opts.listen(port).catch((cause: unknown) => {
+        throw new LeecError(ErrorCode.listen, `the ${opts.what} cannot listen on ${opts.host}:${port}: ${(cause as Error).message}`, {
           step: 'input',
           cause,
           data: { host: opts.host, port },
         });
       });
       port = listener.port; // a restart binds the same port, the one the CA validates on
-      onListening(listener);
+      opts.onListening(listener);
       let stopping = false;
       return {
-        id: 'responder',
+        id: opts.id,
         exited: listener.closed.then(({ error }) =>
-          stopping ? { kind: 'shutdown' as const } : { kind: 'crash' as const, error: error ?? new Error('the http-01 responder stopped listening') },
+          stopping ? { kind: 'shutdown' as const } : { kind: 'crash' as const, error: error ?? new Error(`the ${opts.what} stopped listening`) },
         ),
         async stop() {
           stopping = true;

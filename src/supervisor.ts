@@ -14,19 +14,26 @@ import type { Directory } from './acme/types.js';
 import type { AgentState, IssuedCertificate } from './acme/flow.js';
 import { resolveAccount, type ResolvedAccount } from './account.js';
 import type { CertificateResult, ObtainOutcome } from './certificate-result.js';
-import { checkKeyType, fillOptions, type FilledOptions, type SupervisorOptions } from './options.js';
+import { checkChallenge, checkKeyType, fillOptions, type FilledOptions, type SupervisorOptions } from './options.js';
 import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError, StoreError } from './errors.js';
 import type { SupervisorEvents } from './events.js';
-import { normalizeNames } from './names.js';
+import { normalizeName, normalizeNames } from './names.js';
 import type { KeyType } from './crypto/key-type.js';
 import { ChallengeStore } from './responder/challenge-store.js';
 import { createHttp01Handler, type Http01Handler } from './responder/http01-handler.js';
 import { createJob, sameRequest, type Job } from './job.js';
 import { startAgentChild, type AgentChildDeps } from './agent-child.js';
 import { TreeSupervisor, type ChildSpec, type TreeNode } from './runtime/supervisor-tree.js';
-import type { Http01Listener } from './responder/standalone.js';
-import { responderSpec } from './responder-child.js';
+import { standaloneResponders, type ResponderListeners } from './responders.js';
 import { WebrootPublisher } from './responder/webroot.js';
+import { TlsAlpn01Store } from './responder/tls-alpn01-store.js';
+import { createTlsAlpn01Hook, type TlsAlpn01Hook } from './responder/tls-alpn01.js';
+import { ChallengeRouter } from './challenge-router.js';
+import type { ChallengeType } from './acme/challenges.js';
+import { certificateIdentifier } from './acme/ari.js';
+import { newOrderFields, type NewOrderOptions } from './acme/order-options.js';
+import type { Dns01Provider } from './dns/provider.js';
+import { resolveDnsProvider } from './dns/registry.js';
 import { CertStore } from './store/cert-store.js';
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { lockStore, type StoreLock } from './store/store-lock.js';
@@ -39,6 +46,13 @@ export interface ObtainOptions {
   /** Extra names for the same certificate (subjectAltName). */
   sans?: string[];
   keyType?: KeyType;
+  /** An ACME profile the directory lists (`meta.profiles`); default: the supervisor's `profile` option. */
+  profile?: string;
+  /** Requested validity (RFC 8555 §7.4): a Date or an RFC 3339 string. Not every CA honours it. */
+  notBefore?: string | Date;
+  notAfter?: string | Date;
+  /** The challenge for this order; default: the supervisor's `challenge` option. Wildcards need dns-01. */
+  challenge?: ChallengeType;
   /**
    * Return the stored certificate instead of ordering when it has the same names and more than a third
    * of its lifetime left. Default false: always order.
@@ -59,11 +73,16 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly http01: Http01Handler;
   /** Current certificates per name; pass `certificates.sniCallback` as `SNICallback` to hot-swap without restart. */
   readonly certificates: CertificateCache;
+  /**
+   * With `tlsAlpn01: { mode: 'embedded' }`: `tlsAlpn01.attach(yourTlsOrHttpsServer)` answers tls-alpn-01
+   * (`acme-tls/1`) connections on your server's port and hands every other connection to it.
+   */
+  readonly tlsAlpn01: TlsAlpn01Hook | undefined;
   readonly #account: ResolvedAccount | undefined;
   readonly #pool: WorkerPool<AgentTask, AgentOutcome>;
-  readonly #webroot: WebrootPublisher | undefined;
-  /** The standalone responder's current listener (replaced when the tree restarts it). */
-  readonly #responder: { listener?: Http01Listener };
+  readonly #router: ChallengeRouter;
+  /** The standalone responders' current listeners (replaced when the tree restarts one). */
+  readonly #responder: ResponderListeners;
   readonly #jobs = new Map<string, Job>();
   readonly #checkpoints: CheckpointStore;
   /** root (one_for_one) → domains (one_for_one, dynamic) → domain:<name>#<n> → agent. */
@@ -80,10 +99,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     store: CertStore;
     challenges: ChallengeStore;
     account: ResolvedAccount | undefined;
-    responder: { listener?: Http01Listener };
+    certificates: CertificateCache;
+    responder: ResponderListeners;
     root: TreeSupervisor;
     domains: TreeSupervisor;
     lock: StoreLock;
+    dns01: Dns01Provider | undefined;
+    tlsAlpn01: TlsAlpn01Store | undefined;
   }) {
     super();
     this.#root = init.root;
@@ -93,11 +115,15 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.directory = init.directory;
     this.store = init.store;
     this.challenges = init.challenges;
-    this.http01 = createHttp01Handler(init.challenges, { onServed: (host, token) => this.emit('challenge:served', { host, token }) });
-    this.certificates = new CertificateCache();
+    this.http01 = createHttp01Handler(init.challenges, { onServed: (host, token) => this.emit('challenge:served', { type: 'http-01', host, token }) });
+    this.certificates = init.certificates;
+    this.tlsAlpn01 = init.tlsAlpn01 && init.options.tlsAlpn01?.mode === 'embedded'
+      ? createTlsAlpn01Hook(init.tlsAlpn01, { onServed: (e) => this.emit('challenge:served', { type: 'tls-alpn-01', host: e.host }) })
+      : undefined;
     this.#account = init.account;
     this.#responder = init.responder;
-    this.#webroot = init.options.http01.mode === 'webroot' ? new WebrootPublisher(init.options.http01.webroot) : undefined;
+    const webroot = init.options.http01.mode === 'webroot' ? new WebrootPublisher(init.options.http01.webroot) : undefined;
+    this.#router = new ChallengeRouter({ http01: init.challenges, webroot, dns01: init.dns01, tlsAlpn01: init.tlsAlpn01 });
     this.#pool = new WorkerPool<AgentTask, AgentOutcome>({ filename: init.options.agentEntry ?? AGENT_ENTRY, maxThreads: init.options.maxConcurrentAgents });
     this.#checkpoints = new CheckpointStore(init.options.storeDir);
     this.#agentDeps = {
@@ -105,8 +131,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       directory: this.directory,
       account: this.#account,
       pool: this.#pool,
-      challenges: this.challenges,
-      webroot: this.#webroot,
+      router: this.#router,
       emit: (event, ...args) => void (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
       checkpoint: (job) => this.#saveCheckpoint(job),
       complete: (job, c) => this.#complete(job, c),
@@ -125,15 +150,20 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   static async start(opts: SupervisorOptions): Promise<Supervisor> {
     const options = fillOptions(opts);
     if (options.http01.mode === 'webroot') await checkWebroot(options.http01.webroot);
+    // A built-in provider checks its options here, before the store is locked or anything is sent.
+    const dns01 = options.dns01 ? await resolveDnsProvider(options.dns01.provider) : undefined;
     const lock = await lockStore(options.storeDir);
     const transport = new HttpTransport({ caPem: options.caBundle, timeoutMs: options.httpTimeoutMs });
     const store = new CertStore(options.storeDir);
     const challenges = new ChallengeStore();
+    const tlsAlpn01 = options.tlsAlpn01 ? new TlsAlpn01Store() : undefined;
+    const certificates = new CertificateCache();
     let sup: Supervisor | undefined;
-    const responder: { listener?: Http01Listener } = {};
+    const responder: ResponderListeners = {};
     let domains: TreeSupervisor | undefined;
     try {
       const directory = await fetchDirectory(transport, options.directoryUrl);
+      newOrderFields({ profile: options.profile }, directory); // a profile the CA does not list: typed, before the account
       const account =
         options.accountMode === 'shared'
           ? await resolveAccount({
@@ -146,12 +176,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
             })
           : undefined;
       domains = await TreeSupervisor.start('domains', [], { strategy: 'one_for_one', intensity: 1000, periodMs: 1000 });
-      const children: ChildSpec[] = [];
-      if (options.http01.mode === 'standalone') {
-        const { port, host = '127.0.0.1' } = options.http01;
-        const onServed = (h: string, token: string): void => void sup?.emit('challenge:served', { host: h, token });
-        children.push(responderSpec(challenges, { port, host, onServed }, (l) => (responder.listener = l)));
-      }
+      const children = standaloneResponders({
+        options,
+        http01: challenges,
+        tlsAlpn01,
+        certificates,
+        listeners: responder,
+        served: (e) => void sup?.emit('challenge:served', e),
+      });
       const domainsRef = domains;
       children.push({ id: 'domains', restart: 'permanent', start: async () => domainsRef });
       // one_for_one: tokens live in the ChallengeStore, outside any listener, so a responder restart
@@ -164,12 +196,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           if (e.type === 'child:restarting') options.logger.warn('restarting a supervision tree child', { child: e.childId, delayMs: e.delayMs });
         },
       });
-      sup = new Supervisor({ options, directory, store, challenges, account, responder, root, domains, lock });
+      sup = new Supervisor({ options, directory, store, challenges, certificates, account, responder, root, domains, lock, dns01, tlsAlpn01 });
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
       return sup;
     } catch (e) {
       await domains?.stop('shutdown');
-      await responder.listener?.close();
+      await responder.http01?.close();
+      await responder.tlsAlpn01?.close();
       await lock.release();
       throw e;
     } finally {
@@ -179,7 +212,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** The standalone responder's port (when `http01.mode` is `standalone`). */
   get http01Port(): number | undefined {
-    return this.#responder.listener?.port;
+    return this.#responder.http01?.port;
+  }
+
+  /** The standalone tls-alpn-01 responder's port (when `tlsAlpn01.mode` is `standalone`). */
+  get tlsAlpn01Port(): number | undefined {
+    return this.#responder.tlsAlpn01?.port;
   }
 
   /** The shared account's URL (undefined in throwaway mode). */
@@ -220,14 +258,23 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   async #obtain(domain: string, opts: ObtainOptions): Promise<CertificateResult> {
     if (this.#closed) throw new AbortedError(ErrorCode.aborted, 'the supervisor is shut down', { step: 'input' });
-    const names = normalizeNames(domain, opts.sans, { challenge: 'http-01' });
+    const challenge = opts.challenge === undefined ? this.options.challenge : checkChallenge(opts.challenge);
+    const names = normalizeNames(domain, opts.sans, { challenge });
+    if (!this.#router.supports(challenge)) {
+      throw new InvalidInputError(ErrorCode.invalidOption, `${challenge} needs the supervisor option ${challenge === 'dns-01' ? 'dns01' : 'tlsAlpn01'}`, {
+        step: 'input',
+        data: { challenge },
+      });
+    }
     const keyType = opts.keyType === undefined ? this.options.keyType : checkKeyType(opts.keyType);
+    const order: NewOrderOptions = { profile: opts.profile ?? this.options.profile, notBefore: opts.notBefore, notAfter: opts.notAfter };
+    newOrderFields(order, this.directory); // bad times or an unknown profile: a typed error now, not in the agent
     const primary = names[0]!;
     const running = this.#jobs.get(primary);
     // The same request joins the running job; a different one (names, key type) waits for it to end.
-    if (running && sameRequest(running, names, keyType, opts.onlyIfDue === true)) return running.done;
+    if (running && sameRequest(running, names, keyType, challenge, order, opts.onlyIfDue === true)) return running.done;
     this.#jobSeq += 1;
-    const job = createJob({ id: `domain:${primary}#${this.#jobSeq}`, domain: primary, names, keyType, onlyIfDue: opts.onlyIfDue === true, previous: running });
+    const job = createJob({ id: `domain:${primary}#${this.#jobSeq}`, domain: primary, names, keyType, challenge, order, onlyIfDue: opts.onlyIfDue === true, previous: running });
     // Registered before any await, so a concurrent call sees it and joins (never two jobs per domain).
     this.#jobs.set(primary, job);
     void (async () => {
@@ -240,6 +287,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         this.#throwIfStopped(job);
       }
       job.resume = await this.#loadCheckpoint(job);
+      job.order.replaces = await this.#replacedCertificate(primary);
       this.#throwIfStopped(job);
       await this.#startDomain(job);
     })().catch((e: unknown) => job.reject(e));
@@ -278,6 +326,21 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (!same) return undefined;
     this.options.logger.info('resuming order from checkpoint', { domain: job.domain, orderUrl: c.orderUrl });
     return { orderUrl: c.orderUrl, keyPem: c.keyPem };
+  }
+
+  /**
+   * RFC 9773 §5: when the CA offers ARI, a renewal order names the certificate it replaces (its certID),
+   * so the CA can exempt it from rate limits and link the two. Nothing stored, or unreadable: undefined.
+   */
+  async #replacedCertificate(domain: string): Promise<string | undefined> {
+    if (this.directory.renewalInfo === undefined) return undefined;
+    const stored = await this.store.loadCertificate(domain).catch(() => undefined);
+    if (!stored) return undefined;
+    try {
+      return certificateIdentifier(stored.certPem);
+    } catch {
+      return undefined; // e.g. no authority key identifier: order without `replaces`
+    }
   }
 
   #throwIfStopped(job: Job): void {
@@ -422,7 +485,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * of its agent. Empty when no job runs for the domain.
    */
   async ongoingChallenges(domain: string): Promise<Record<string, string>> {
-    const job = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!);
+    const job = this.#jobs.get(lookupName(domain));
     if (!job?.agent) return {};
     return job.agent.ongoingChallenges();
   }
@@ -433,7 +496,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * fault tests. Resolves false when no agent thread runs for the domain.
    */
   async killAgent(domain: string): Promise<boolean> {
-    const job = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!);
+    const job = this.#jobs.get(lookupName(domain));
     if (job?.threadId === undefined) return false;
     return this.#pool.terminateThread(job.threadId);
   }
@@ -443,7 +506,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    * (for operators and fault tests). Tokens are kept, so validations in flight still succeed.
    */
   async restartResponder(): Promise<boolean> {
-    const listener = this.#responder.listener;
+    const listener = this.#responder.http01;
     if (!listener) return false;
     await listener.close();
     return true;
@@ -455,7 +518,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   async stop(domain: string): Promise<void> {
     const jobs: Job[] = [];
-    for (let j = this.#jobs.get(normalizeNames(domain, [], { challenge: 'http-01' })[0]!); j; j = j.previous) jobs.push(j);
+    for (let j = this.#jobs.get(lookupName(domain)); j; j = j.previous) jobs.push(j);
     await Promise.all(
       jobs.map(async (j) => {
         j.stopping = true;
@@ -472,7 +535,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all([...this.#jobs.keys()].map((d) => this.stop(d)));
     await this.#root.stop('shutdown');
     await this.#pool.destroy();
-    await this.#responder.listener?.close();
+    await this.#responder.http01?.close();
+    await this.#responder.tlsAlpn01?.close();
     await this.#lock.release();
     this.removeAllListeners();
   }
@@ -484,6 +548,11 @@ async function checkWebroot(webroot: string): Promise<void> {
   if (!st?.isDirectory()) {
     throw new InvalidInputError(ErrorCode.invalidOption, `http01.webroot ${webroot} is not an existing directory`, { step: 'input', data: { webroot } });
   }
+}
+
+/** The job key of a domain as the caller wrote it (normalised, not validated: a lookup sends nothing). */
+function lookupName(domain: string): string {
+  return typeof domain === 'string' ? normalizeName(domain) : String(domain);
 }
 
 function toLeecError(e: unknown): LeecError {

@@ -1,22 +1,23 @@
 /**
  * The order flow (RFC 8555 §7.4-§7.4.2) as one async function with named steps: order → authorizations
- * → http-01 challenges → finalize → download. It runs inside an agent's worker thread but knows nothing of
+ * → challenges (http-01, dns-01 or tls-alpn-01; see authorizations.ts) → finalize → download. It runs inside an agent's worker thread but knows nothing of
  * threads: challenge publishing, progress and checkpoints are hooks. It can resume an existing order.
  */
-import { setMaxListeners } from 'node:events';
 import { isIP } from 'node:net';
 import { threadId } from 'node:worker_threads';
-import { ChallengeFailedError, ErrorCode, LeecError, ProtocolError } from '../errors.js';
+import { ErrorCode, LeecError, ProtocolError } from '../errors.js';
 import { createCsr } from '../crypto/csr.js';
 import { splitPemChain, describeCertificate } from '../crypto/certificate.js';
 import { chooseChain } from './chain-choice.js';
 import { generateKeyPair, loadPrivateKey } from '../crypto/keys.js';
 import type { KeyType } from '../crypto/key-type.js';
 import type { AcmeClient } from './client.js';
-import { keyAuthorization } from './jws.js';
+import type { NewOrderOptions } from './order-options.js';
+import { completeAuthorizations, type ChallengeToPresent } from './authorizations.js';
+import type { ChallengeType } from './challenges.js';
 import { DEFAULT_POLL, pollUntil, type PollOptions } from './poll.js';
-import { challengeFailedError, shortProblemType } from './problem.js';
-import type { Authorization, Identifier, Order } from './types.js';
+import { shortProblemType } from './problem.js';
+import type { Identifier, Order } from './types.js';
 
 /**
  * LEEC's agent states: idle (started), pending (order placed, challenges under way), valid (every
@@ -24,17 +25,11 @@ import type { Authorization, Identifier, Order } from './types.js';
  */
 export type AgentState = 'idle' | 'pending' | 'valid' | 'finalize' | 'done' | 'invalid';
 
-export interface Http01Challenge {
-  host: string;
-  token: string;
-  keyAuthorization: string;
-}
-
 export interface FlowHooks {
-  /** Publish the token; MUST resolve only once the responder serves it (it is called before the POST). */
-  presentHttp01(c: Http01Challenge): Promise<void>;
-  /** Withdraw the token; MUST NOT require present to have succeeded. */
-  cleanupHttp01(c: { host: string; token: string }): Promise<void>;
+  /** Publish a challenge response; MUST resolve only once it is served. All are published before any is answered. */
+  presentChallenge(c: ChallengeToPresent): Promise<void>;
+  /** Withdraw it; MUST NOT require present to have succeeded. */
+  cleanupChallenge(c: ChallengeToPresent): Promise<void>;
   progress(state: AgentState, detail?: { orderUrl?: string }): void;
   /** Persist what a restarted agent needs to resume: the order URL, then the certificate key. */
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
@@ -48,6 +43,13 @@ export type FlowMilestone = 'orderPlaced' | 'challengeAnswered' | 'finalized' | 
 export interface ObtainRequest {
   names: string[];
   keyType: KeyType;
+  /**
+   * The newOrder request's optional fields (§7.4 notBefore/notAfter, RFC 9773 §5 replaces, profile). A CA
+   * that refuses `replaces` as alreadyReplaced gets the order again without it.
+   */
+  order?: NewOrderOptions | undefined;
+  /** The challenge type answered for every authorization of the order. Default http-01. */
+  challenge?: ChallengeType | undefined;
   /** Resume this order instead of creating one (after a crash). */
   resumeOrderUrl?: string | undefined;
   /** The certificate key saved at an earlier checkpoint of the resumed order. */
@@ -127,28 +129,12 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
 
   let challengesAnswered = 0;
   if (order.status === 'pending') {
-    const thumbprintJwk = client.accountKey.jwk;
-    // All authorizations of the order are worked at once (§7.5). The first failure stops the others,
-    // and every one withdraws its token before the failure is reported.
-    const siblings = new AbortController();
-    setMaxListeners(0, siblings.signal); // one listener per authorization: up to 100 (RFC 8555 allows more)
-    // Authorizations that settle on their own: already final, or with a challenge the CA accepted (it is
-    // validating; Pebble stalls other requests if such an authorization is deactivated mid-validation).
-    const settling = new Set<string>();
-    const settled = await Promise.allSettled(
-      order.authorizations.map((url) =>
-        completeAuthorization(client, url, thumbprintJwk, hooks, poll, startKeygen, siblings.signal, () => settling.add(url)).catch((e: unknown) => {
-          if (!siblings.signal.aborted) siblings.abort(e);
-          throw e;
-        }),
-      ),
-    );
-    if (siblings.signal.aborted) {
-      // §7.5.2: this order will not be finalized; deactivate what it left pending so nothing lingers.
-      await Promise.allSettled(order.authorizations.filter((url) => !settling.has(url)).map((url) => client.deactivateAuthorization(url)));
-      throw siblings.signal.reason;
-    }
-    challengesAnswered = settled.filter((r) => r.status === 'fulfilled' && r.value).length;
+    challengesAnswered = await completeAuthorizations(client, order.authorizations, req.challenge ?? 'http-01', {
+      present: (c) => hooks.presentChallenge(c),
+      cleanup: (c) => hooks.cleanupChallenge(c),
+      answered: () => hooks.milestone?.('challengeAnswered'),
+      validating: () => void startKeygen(),
+    }, poll);
     // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
     order = { ...order, status: 'ready' };
   }
@@ -234,92 +220,13 @@ async function resumeOrCreate(client: AcmeClient, req: ObtainRequest): Promise<O
       if (!(e instanceof LeecError) || e.problem === undefined) throw e;
     }
   }
-  const order = await client.newOrder(req.names.map(toIdentifier));
+  const identifiers = req.names.map(toIdentifier);
+  const order = await client.newOrder(identifiers, req.order).catch((e: unknown) => {
+    // RFC 9773 §5: the certificate was already replaced (by an order of an earlier run): `replaces` is a
+    // hint to the CA, not a condition of issuance, so order without it.
+    if (req.order?.replaces === undefined || !(e instanceof LeecError) || e.problem === undefined || shortProblemType(e.problem.type) !== 'alreadyReplaced') throw e;
+    return client.newOrder(identifiers, { ...req.order, replaces: undefined });
+  });
   if (order.status === 'invalid') throw orderFailed(order, 'newOrder');
   return order;
-}
-
-/**
- * One authorization: skipped when already valid (§7.1.4, authorization reuse); otherwise the http-01
- * token is published first, then the challenge is answered, then the authorization polled until final.
- * Returns whether a challenge was answered.
- */
-async function completeAuthorization(
-  client: AcmeClient,
-  url: string,
-  jwk: Parameters<typeof keyAuthorization>[1],
-  hooks: FlowHooks,
-  poll: PollOptions,
-  startKeygen: () => void,
-  siblingFailed: AbortSignal,
-  /** Called once the authorization will reach a final status without us: final already, or answered. */
-  markSettling: () => void,
-): Promise<boolean> {
-  const wait = waitUnless(client, siblingFailed);
-  const authz = await client.getAuthorization(url);
-  if (authz.status !== 'pending') markSettling();
-  if (authz.status === 'valid') return false;
-  if (authz.status !== 'pending') throw authorizationNotPending(authz);
-  const challenge = authz.challenges.find((c) => c.type === 'http-01');
-  if (!challenge) {
-    throw new ChallengeFailedError(ErrorCode.challengeFailed, `the CA offers no http-01 challenge for ${authz.identifier.value}`, {
-      step: 'authorization',
-      data: { identifier: authz.identifier.value, offered: authz.challenges.map((c) => c.type) },
-    });
-  }
-  const host = authz.identifier.value;
-  const token = challenge.token;
-  let answered = false;
-  const keyAuth = await keyAuthorization(token, jwk);
-  try {
-    await hooks.presentHttp01({ host, token, keyAuthorization: keyAuth });
-    if (challenge.status === 'pending') {
-      await client.respondChallenge(challenge.url);
-      answered = true;
-      markSettling();
-      hooks.milestone?.('challengeAnswered');
-    }
-    startKeygen();
-    // The CA has only just been asked to validate: a poll now would find it pending.
-    await wait(poll.initialMs);
-    const final = await pollUntil('authorization', `authorization of ${host}`, async () => {
-      const r = await client.pollAuthorization(url);
-      return { value: r.authorization, retryAfterMs: r.retryAfterMs };
-    }, (a) => a.status !== 'pending', wait, poll);
-    markSettling();
-    if (final.status === 'valid') return answered;
-    if (final.status === 'invalid') {
-      const failed = final.challenges.find((c) => c.type === 'http-01');
-      // The CA's detail may quote the expected key authorization: never let it reach a log.
-      throw challengeFailedError(host, 'http-01', failed?.error, [keyAuth]);
-    }
-    throw authorizationNotPending(final);
-  } finally {
-    await hooks.cleanupHttp01({ host, token }).catch(() => undefined);
-  }
-}
-
-/** The client's abortable wait, also cut short (by rejecting) when a sibling authorization failed. */
-function waitUnless(client: AcmeClient, signal: AbortSignal): (ms: number) => Promise<void> {
-  return async (ms) => {
-    if (signal.aborted) throw signal.reason;
-    let onAbort = (): void => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([client.wait(ms, 'authorization'), aborted]);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  };
-}
-
-function authorizationNotPending(a: Authorization): LeecError {
-  // LEEC crashed on deactivated/expired/revoked (semantics §1.10); leec reports them as typed errors.
-  return new ChallengeFailedError(ErrorCode.challengeFailed, `authorization of ${a.identifier.value} is ${a.status}`, {
-    step: 'authorization',
-    data: { identifier: a.identifier.value, status: a.status },
-  });
 }

@@ -14,6 +14,8 @@ import { serializeError } from '../errors.js';
 import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from '../crypto/keys.js';
 import { connectApi, exposeApi } from '../runtime/channel.js';
 import type { AgentApi, AgentOutcome, AgentTask, HostApi } from './protocol.js';
+import type { ChallengeToPresent } from '../acme/authorizations.js';
+import type { PresentedChallenge } from '../acme/challenges.js';
 
 /** How long one call to the supervisor may take before the agent gives up on it. */
 const HOST_CALL_DEADLINE_MS = 30_000;
@@ -54,15 +56,20 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
     }
     const certificate = await obtainCertificate(
       client,
-      { names: task.names, keyType: task.keyType, resumeOrderUrl: task.resume?.orderUrl, resumeKeyPem: task.resume?.keyPem, poll: task.poll, preferredChain: task.preferredChain },
+      { names: task.names, keyType: task.keyType, challenge: task.challenge, order: task.order, resumeOrderUrl: task.resume?.orderUrl, resumeKeyPem: task.resume?.keyPem, poll: task.poll, preferredChain: task.preferredChain },
       {
-        presentHttp01: async (c) => {
+        presentChallenge: async (c) => {
           ongoing.set(c.token, c.keyAuthorization);
-          await host.presentHttp01(c);
+          await host.presentChallenge(await toPresented(c));
+          if (c.dns01 && task.dnsPropagation) {
+            // Loaded on first use: an http-01 agent never pays for the DNS modules.
+            const { waitForTxt } = await import('../dns/propagation.js');
+            await waitForTxt({ ...c.dns01, ...task.dnsPropagation, signal: abort.signal });
+          }
         },
-        cleanupHttp01: async (c) => {
+        cleanupChallenge: async (c) => {
           ongoing.delete(c.token);
-          await host.cleanupHttp01(c);
+          await host.cleanupChallenge({ type: c.type, host: c.host, token: c.token, fqdn: c.dns01?.fqdn, value: c.dns01?.value });
         },
         progress: (s, detail) => {
           state = s;
@@ -82,4 +89,18 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
     host.close();
     task.agentPort.close();
   }
+}
+
+/**
+ * What the main thread publishes for a challenge. The tls-alpn-01 certificate (a key pair) is made here,
+ * on the agent's thread, so the main thread spends no CPU on it (RFC 8737 §3).
+ */
+async function toPresented(c: ChallengeToPresent): Promise<PresentedChallenge> {
+  if (c.type === 'dns-01' && c.dns01) return { type: 'dns-01', host: c.host, token: c.token, fqdn: c.dns01.fqdn, value: c.dns01.value };
+  if (c.type === 'tls-alpn-01') {
+    const { createTlsAlpnCertificate } = await import('../crypto/tls-alpn-certificate.js');
+    const { certPem, keyPem } = await createTlsAlpnCertificate({ identifier: c.host, keyAuthorization: c.keyAuthorization });
+    return { type: 'tls-alpn-01', host: c.host, token: c.token, certPem, keyPem };
+  }
+  return { type: 'http-01', host: c.host, token: c.token, keyAuthorization: c.keyAuthorization };
 }

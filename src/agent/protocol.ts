@@ -5,8 +5,10 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../errors.js';
 import type { KeyType } from '../crypto/key-type.js';
-import type { AgentState, Http01Challenge, IssuedCertificate } from '../acme/flow.js';
+import type { AgentState, IssuedCertificate } from '../acme/flow.js';
+import type { ChallengeType, PresentedChallenge, WithdrawnChallenge } from '../acme/challenges.js';
 import type { PollOptions } from '../acme/poll.js';
+import type { NewOrderOptions } from '../acme/order-options.js';
 import type { Directory } from '../acme/types.js';
 
 export const PROTOCOL_VERSION = 1 as const;
@@ -22,6 +24,15 @@ export interface AgentTask {
   incarnation: number;
   names: string[];
   keyType: KeyType;
+  /** The newOrder request's optional fields: validity, profile, and the certificate it replaces (RFC 9773). */
+  order?: NewOrderOptions | undefined;
+  /** The challenge answered for every authorization of the order. */
+  challenge: ChallengeType;
+  /**
+   * dns-01: where the agent checks that each TXT value is visible before answering (servers `ip:port`;
+   * none: the zone's authoritative servers), or false to skip the check.
+   */
+  dnsPropagation?: { servers?: string[] | undefined; timeoutMs: number; intervalMs: number } | false | undefined;
   acme: {
     directoryUrl: string;
     /** Fetched once by the supervisor and handed to every agent. */
@@ -48,8 +59,10 @@ export type AgentOutcome = { ok: true; certificate: IssuedCertificate } | { ok: 
 
 /** Served by the main thread to each agent. The agent never touches the responder or the store itself. */
 export interface HostApi {
-  presentHttp01(c: Http01Challenge): Promise<void>;
-  cleanupHttp01(c: { host: string; token: string }): Promise<void>;
+  /** Publishes a challenge response (http-01 token, dns-01 TXT value, tls-alpn-01 certificate); resolves once served. */
+  presentChallenge(c: PresentedChallenge): Promise<void>;
+  /** Withdraws it; a no-op for one never published. */
+  cleanupChallenge(c: WithdrawnChallenge): Promise<void>;
   progress(state: AgentState, detail?: { orderUrl?: string | undefined; threadId?: number | undefined }): Promise<void>;
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
 }

@@ -73,8 +73,8 @@ describe('accounts and revocation against Pebble', () => {
     new AcmeClient({ directory, transport, accountKey, accountUrl });
 
   const hooks = (): FlowHooks => ({
-    presentHttp01: (c) => challenges.present(c),
-    cleanupHttp01: (c) => challenges.cleanup(c),
+    presentChallenge: (c) => challenges.present(c),
+    cleanupChallenge: (c) => challenges.cleanup(c),
     progress: () => {},
     checkpoint: async () => {},
   });

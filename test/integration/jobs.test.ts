@@ -119,7 +119,7 @@ describe('jobs against Pebble', () => {
     const presented: string[] = [];
     const served: string[] = [];
     sup.on('challenge:presented', (e) => presented.push(e.token));
-    sup.on('challenge:served', (e) => served.push(e.token));
+    sup.on('challenge:served', (e) => served.push(e.token ?? ''));
     await sup.obtainCertificate('served.example.test');
     assert.equal(presented.length, 1);
     assert.ok(served.length >= 1);

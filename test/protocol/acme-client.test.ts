@@ -73,10 +73,10 @@ function recordingHooks(ca: FakeAcmeServer): { hooks: FlowHooks; events: HookEve
   const states: string[] = [];
   const checkpoints: Array<{ orderUrl: string; keyPem?: string }> = [];
   const hooks: FlowHooks = {
-    async presentHttp01(c) {
+    async presentChallenge(c) {
       events.push({ kind: 'present', at: performance.now(), challengePosts: ca.count('challenge'), ...c });
     },
-    async cleanupHttp01(c) {
+    async cleanupChallenge(c) {
       events.push({ kind: 'cleanup', at: performance.now(), challengePosts: ca.count('challenge'), ...c });
     },
     progress(state) {

@@ -14,8 +14,8 @@ import { AcmeProblemError } from '../../src/errors.js';
 import { FakeAcmeServer } from '../support/fake-acme-server.js';
 
 const hooks: FlowHooks = {
-  presentHttp01: async () => undefined,
-  cleanupHttp01: async () => undefined,
+  presentChallenge: async () => undefined,
+  cleanupChallenge: async () => undefined,
   progress: () => undefined,
   checkpoint: async () => undefined,
 };

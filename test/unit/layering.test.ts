@@ -18,7 +18,7 @@ const ALLOWED: Record<string, string[]> = {
   responder: ['responder', 'store', 'errors'],
   store: ['store', 'errors'],
   tls: ['tls', 'errors'],
-  agent: ['agent', 'acme', 'crypto', 'runtime', 'errors'],
+  agent: ['agent', 'acme', 'crypto', 'dns', 'runtime', 'errors'],
   net: ['net'],
   pebble: ['pebble', 'net', 'errors'],
   dns: ['dns', 'errors'],
@@ -32,7 +32,8 @@ function sources(dir: string): string[] {
 
 function relativeImports(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/from '(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  // Static imports and dynamic `import('...')` alike.
+  return [...text.matchAll(/(?:from |import\()'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
 }
 
 /** The src/ layer a resolved path belongs to: its first folder, or the file name for top-level files. */
