@@ -4,10 +4,18 @@
  * About every third domain carries an extra subjectAltName.
  */
 
-/** One demo certificate: its primary name and extra names. */
+import type { ChallengeType } from '../acme/challenges.js';
+
+/** One demo certificate: its primary name and extra names, and the challenge that validates them (default http-01). */
 export interface DemoDomain {
   domain: string;
   sans: string[];
+  challenge?: ChallengeType;
+}
+
+/** The name a TLS handshake checks for a certificate name: a wildcard is checked with one concrete label under it. */
+export function probeName(name: string): string {
+  return name.startsWith('*.') ? `any-host.${name.slice(2)}` : name;
 }
 
 const ZONE = 'example.test';
@@ -51,3 +59,9 @@ export function demoDomains(n: number): DemoDomain[] {
   }
   return out;
 }
+
+/**
+ * The demo's wildcard certificate, issued beside the others: a wildcard and its apex in one order, so
+ * dns-01 with two TXT values on one name (RFC 8555 §8.4), published through pebble-challtestsrv.
+ */
+export const WILDCARD_DEMO: DemoDomain = Object.freeze({ domain: `wild.${ZONE}`, sans: [`*.wild.${ZONE}`], challenge: 'dns-01' as const });

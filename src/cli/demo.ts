@@ -14,7 +14,7 @@ import { checkKeyType } from '../options.js';
 import { ensurePebble } from '../pebble/install.js';
 import { startPebble } from '../pebble/pebble-server.js';
 import { Supervisor } from '../supervisor.js';
-import { demoDomains, MAX_DEMO_DOMAINS, type DemoDomain } from './demo-domains.js';
+import { demoDomains, MAX_DEMO_DOMAINS, probeName, WILDCARD_DEMO, type DemoDomain } from './demo-domains.js';
 import { EXIT_FAILURE, codeOf } from './failure.js';
 import { firstLine, isoDate, seconds } from './format.js';
 import { verifyNames, type NameCheck } from './handshake.js';
@@ -76,7 +76,7 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
   const t0 = Date.now();
   const scope = new RunScope({ warn: io.err, onSignal: (s) => io.err(`leec: ${s}: stopping everything the demo started (again to force)`) });
   return scope.run(async () => {
-    const domains = demoDomains(opts.domains);
+    const domains = [...demoDomains(opts.domains), WILDCARD_DEMO];
     const nameCount = domains.reduce((n, d) => n + 1 + d.sans.length, 0);
     io.out(`leec demo: ${domains.length} certificates (${nameCount} names), key type ${opts.keyType}, output ${opts.out}`);
     await mkdir(opts.out, { recursive: true });
@@ -97,10 +97,15 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
       storeDir,
       keyType: opts.keyType,
       http01: { mode: 'standalone', port: httpPort },
+      // The wildcard's TXT values go to challtestsrv, Pebble's DNS server, and are checked there.
+      dns01: {
+        provider: { name: 'challtestsrv', options: { url: pebble.challtestsrvUrl } },
+        propagation: { servers: [pebble.dnsAddress], timeoutMs: 30_000, intervalMs: 100 },
+      },
     });
     scope.defer('supervisor', () => sup.shutdown());
     scope.check();
-    io.out(`supervisor  http-01 responder on 127.0.0.1:${sup.http01Port ?? httpPort}, account ${sup.accountUrl ?? '(throwaway)'}`);
+    io.out(`supervisor  http-01 responder on 127.0.0.1:${sup.http01Port ?? httpPort}, dns-01 through challtestsrv, account ${sup.accountUrl ?? '(throwaway)'}`);
     io.out('');
 
     const tIssue = Date.now();
@@ -112,7 +117,7 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     sup.on('state', (e) => view.state(e.domain, e.state));
     sup.on('agent:restart', (e) => view.restarted(e.domain, e.incarnation, e.error.code));
     sup.on('failure', (e) => view.failed(e.domain, e.error.code, e.error.message));
-    const obtaining = Promise.allSettled(domains.map((d) => sup.obtainCertificate(d.domain, { sans: d.sans })));
+    const obtaining = Promise.allSettled(domains.map((d) => sup.obtainCertificate(d.domain, d.challenge ? { sans: d.sans, challenge: d.challenge } : { sans: d.sans })));
     // The supervision tree while the agents run (root → domains → one supervisor per domain → its
     // agent), taken 300 ms in and printed after the progress view, which owns the terminal until then.
     await new Promise((r) => setTimeout(r, 300).unref());
@@ -140,7 +145,7 @@ export async function runDemo(opts: DemoOptions, io: CliIo): Promise<number> {
     io.out(`serving all of them from one HTTPS server on https://${site.host}:${site.port} (SNI)`);
     io.out(`verifying each name: TLS handshake with SNI, trusting only ${rootFile}, then GET /`);
 
-    const toCheck = outcomes.filter((o) => o.result !== undefined).flatMap((o) => o.result?.names ?? []);
+    const toCheck = outcomes.filter((o) => o.result !== undefined).flatMap((o) => (o.result?.names ?? []).map(probeName));
     const width = Math.max(0, ...toCheck.map((n) => n.length));
     const checks = await verifyNames(toCheck, { host: site.host, port: site.port, ca: rootPem }, {
       onResult: (c) => io.out(checkLine(c, width)),
@@ -174,7 +179,7 @@ function resultTable(outcomes: readonly Outcome[], byName: ReadonlyMap<string, N
   const rows = outcomes.map((o) => {
     const r = o.result;
     if (r === undefined) return [o.demo.domain, o.names.join(', '), keyType, '-', '-', `no (${codeOf(o.error)})`];
-    const ok = r.names.filter((n) => byName.get(n)?.ok === true).length;
+    const ok = r.names.filter((n) => byName.get(probeName(n))?.ok === true).length;
     return [
       r.domain,
       r.names.join(', '),

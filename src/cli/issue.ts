@@ -11,7 +11,8 @@ import { DEFAULT_KEY_TYPE, type KeyType } from '../crypto/key-type.js';
 import { reuseFreshCertificate } from '../renewal-window.js';
 import { CertStore } from '../store/cert-store.js';
 import { normalizeNames } from '../names.js';
-import { checkKeyType, fillOptions, type Http01Mode, type SupervisorOptions } from '../options.js';
+import { checkChallenge, checkKeyType, fillOptions, type Http01Mode, type SupervisorOptions } from '../options.js';
+import { parseDns01Flags } from './dns-flags.js';
 import { Supervisor } from '../supervisor.js';
 import { badOption as bad, DEFAULT_STORE_DIR, parseDirectory, parseEmail, parsePort, parseStoreDir, readCaBundle } from './connection-options.js';
 import { daysLeft, seconds, stamp } from './format.js';
@@ -37,6 +38,14 @@ export interface RawIssueOptions {
   email?: string;
   force?: boolean;
   insecureLoopback?: boolean;
+  challenge?: string;
+  dnsProvider?: string;
+  dnsOption?: string[];
+  dnsResolver?: string[];
+  dnsTimeout?: string;
+  tlsPort?: string;
+  tlsHost?: string;
+  profile?: string;
 }
 
 /** Checked issue options, ready for Supervisor.start and obtainCertificate. */
@@ -67,18 +76,19 @@ export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOpti
   const allowInsecureLoopback = raw.insecureLoopback === true;
   const directoryUrl = parseDirectory(raw.directory, allowInsecureLoopback);
   if (raw.domain === undefined) bad('--domain is required');
-  const names = normalizeNames(raw.domain, raw.san ?? [], { challenge: 'http-01' });
+  const challenge = raw.challenge === undefined ? 'http-01' : checkChallenge(raw.challenge);
+  const names = normalizeNames(raw.domain, raw.san ?? [], { challenge });
   const keyType = raw.keyType === undefined ? undefined : checkKeyType(raw.keyType);
 
   if (raw.httpPort !== undefined && raw.webroot !== undefined) bad('--http-port and --webroot are mutually exclusive');
-  let http01: Http01Mode;
+  let http01: Http01Mode = { mode: 'embedded' };
   if (raw.httpPort !== undefined) {
     const host = raw.httpHost ?? ISSUE_HTTP_HOST;
     if (host.trim() === '') bad('--http-host must be an address');
     http01 = { mode: 'standalone', port: parsePort('--http-port', raw.httpPort), host };
   } else if (raw.webroot !== undefined) {
     http01 = { mode: 'webroot', webroot: await checkWebroot(raw.webroot) };
-  } else {
+  } else if (challenge === 'http-01') {
     return bad('one of --http-port (serve http-01 here) or --webroot (write tokens for your web server) is required');
   }
 
@@ -94,6 +104,17 @@ export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOpti
     supervisor.contact = [parseEmail(raw.email)];
   }
   if (keyType !== undefined) supervisor.keyType = keyType;
+  supervisor.challenge = challenge;
+  if (raw.profile !== undefined) supervisor.profile = raw.profile;
+  const dns01 = await parseDns01Flags(raw, challenge);
+  if (dns01) supervisor.dns01 = dns01;
+  if (raw.tlsPort !== undefined) {
+    const host = raw.tlsHost ?? ISSUE_HTTP_HOST;
+    if (host.trim() === '') bad('--tls-host must be an address');
+    supervisor.tlsAlpn01 = { mode: 'standalone', port: parsePort('--tls-port', raw.tlsPort), host };
+  } else if (challenge === 'tls-alpn-01') {
+    bad('--challenge tls-alpn-01 needs --tls-port (a real CA validates on port 443)');
+  }
   fillOptions(supervisor); // the supervisor's own checks (contact...), still before any request
   const [domain, ...sans] = names;
   return { supervisor, domain: domain as string, sans, keyType, force: raw.force === true };
@@ -121,11 +142,7 @@ export async function runIssue(opts: IssueOptions, io: CliIo): Promise<number> {
     const sup = await Supervisor.start(opts.supervisor);
     scope.defer('supervisor', () => sup.shutdown());
     scope.check();
-    const how =
-      opts.supervisor.http01?.mode === 'webroot'
-        ? `http-01 tokens written under ${opts.supervisor.http01.webroot}/.well-known/acme-challenge/`
-        : `http-01 responder on ${opts.supervisor.http01?.mode === 'standalone' ? opts.supervisor.http01.host : '?'}:${sup.http01Port ?? '?'}`;
-    io.out(`${how}, account ${sup.accountUrl ?? '(throwaway)'}`);
+    io.out(`${describeChallenge(opts.supervisor, sup)}, account ${sup.accountUrl ?? '(throwaway)'}`);
     sup.on('state', (e) => io.out(`${stamp(Date.now() - t0)} ${e.state}${e.incarnation > 0 ? ` (incarnation ${e.incarnation})` : ''}`));
     sup.on('agent:restart', (e) => io.out(`${stamp(Date.now() - t0)} agent died (${e.error.code}), restarting`));
     const obtain: { sans: string[]; keyType?: KeyType } = { sans: opts.sans };
@@ -134,6 +151,16 @@ export async function runIssue(opts: IssueOptions, io: CliIo): Promise<number> {
     for (const line of describeResult(result)) io.out(line);
     return 0;
   });
+}
+
+function describeChallenge(o: SupervisorOptions, sup: Supervisor): string {
+  if (o.challenge === 'dns-01') {
+    const p = o.dns01?.provider;
+    return `dns-01 TXT records through the ${p && 'name' in p ? p.name : '?'} provider`;
+  }
+  if (o.challenge === 'tls-alpn-01') return `tls-alpn-01 responder on ${o.tlsAlpn01?.mode === 'standalone' ? o.tlsAlpn01.host : '?'}:${sup.tlsAlpn01Port ?? '?'}`;
+  if (o.http01?.mode === 'webroot') return `http-01 tokens written under ${o.http01.webroot}/.well-known/acme-challenge/`;
+  return `http-01 responder on ${o.http01?.mode === 'standalone' ? o.http01.host : '?'}:${sup.http01Port ?? '?'}`;
 }
 
 function describeResult(r: CertificateResult): string[] {

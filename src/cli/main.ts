@@ -16,6 +16,7 @@ import { ISSUE_HTTP_HOST, ISSUE_OUT, parseIssueOptions, runIssue, type RawIssueO
 import { processIo, type CliIo } from './io.js';
 import { runInspect } from './inspect.js';
 import { obtainDhParams } from '../dh-params.js';
+import { DNS_PROVIDERS } from '../dns/registry.js';
 import {
   parseAccountDeactivateOptions,
   parseAccountOptions,
@@ -113,7 +114,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
   program
     .command('issue')
-    .description('obtain a certificate from an ACME CA with http-01 and store it (reused while fresh unless --force)')
+    .description('obtain a certificate from an ACME CA with http-01, dns-01 or tls-alpn-01 and store it (reused while fresh unless --force)')
     .option('--directory <url>', 'ACME directory URL (https://)')
     .option('--domain <name>', 'primary name of the certificate')
     .option('--san <name>', 'extra name (subjectAltName); repeatable', collect, [])
@@ -126,6 +127,14 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--email <address>', 'account contact (sent as mailto:)')
     .option('--force', 'order a new certificate even when the stored one is still fresh')
     .option('--insecure-loopback', 'accept an http:// directory on a loopback address (test CAs only)')
+    .option('--challenge <type>', 'http-01, dns-01 (needed for wildcards) or tls-alpn-01', 'http-01')
+    .option('--dns-provider <name>', `dns-01: ${DNS_PROVIDERS.join(', ')}`)
+    .option('--dns-option <key=value>', 'dns-01: a provider option, e.g. server=127.0.0.1:53 or url=http://127.0.0.1:8055; repeatable', collect, [])
+    .option('--dns-resolver <ip[:port]>', "dns-01: check the TXT value here before answering (default: the zone's authoritative servers); repeatable", collect, [])
+    .option('--dns-timeout <seconds>', 'dns-01: how long the TXT value may take to appear (default 120)')
+    .option('--tls-port <port>', 'tls-alpn-01: serve the challenge on this port (a real CA validates on port 443)')
+    .option('--tls-host <address>', 'address the tls-alpn-01 responder binds', ISSUE_HTTP_HOST)
+    .option('--profile <name>', "an ACME profile the CA lists in its directory's meta.profiles")
     .action(async (raw: RawIssueOptions) => {
       setExit(await runIssue(await parseIssueOptions(raw), io));
     });

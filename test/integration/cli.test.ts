@@ -14,7 +14,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/net/free-port.js';
-import { startPebble } from '../../src/pebble/pebble-server.js';
+import { startPebble, type PebbleInstance } from '../../src/pebble/pebble-server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -65,7 +65,7 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-test('leec demo --domains 3: issues, serves and verifies every name against the saved Pebble root', async (t) => {
+test('leec demo --domains 3: issues (the wildcard one by dns-01), serves and verifies every name against the saved Pebble root', async (t) => {
   const out = await tempDir(t, 'leec-cli-demo-');
   const r = await runCli(['demo', '--domains', '3', '--out', out]);
   assert.equal(r.code, 0, show(r));
@@ -75,16 +75,19 @@ test('leec demo --domains 3: issues, serves and verifies every name against the 
     { domain: 'shop.example.test', names: ['shop.example.test', 'www.shop.example.test'] },
     { domain: 'blog.example.test', names: ['blog.example.test'] },
     { domain: 'api.example.test', names: ['api.example.test'] },
+    // The demo's wildcard: dns-01 through challtestsrv; the wildcard is verified with a name under it.
+    { domain: 'wild.example.test', names: ['wild.example.test', '*.wild.example.test'] },
   ];
+  const probe = (name: string): string => name.replace(/^\*\./, 'any-host.');
   for (const { domain, names } of certs) {
     // non-TTY progress: one line per state change, ending with done
     assert.match(r.stdout, new RegExp(`^\\[\\s*\\d+\\.\\d\\ds\\] ${escape(domain)}\\s+done$`, 'm'), show(r));
     for (const name of names) {
-      assert.match(r.stdout, new RegExp(`^\\s+verified\\s+${escape(name)}\\s+TLSv1\\.[23] serial [0-9A-F]+\\s+200 "hello from ${escape(name)}"$`, 'm'), show(r));
+      assert.match(r.stdout, new RegExp(`^\\s+verified\\s+${escape(probe(name))}\\s+TLSv1\\.[23] serial [0-9A-F]+\\s+200 "hello from ${escape(probe(name))}"$`, 'm'), show(r));
     }
     assert.match(r.stdout, new RegExp(`^${escape(domain)}\\s+${escape(names.join(', '))}\\s+ec256\\s+\\d+\\.\\d\\ds\\s+\\d{4}-\\d\\d-\\d\\d\\s+yes$`, 'm'), show(r));
   }
-  assert.match(r.stdout, /^3\/3 certificates, 4\/4 names verified in \d+\.\ds$/m, show(r));
+  assert.match(r.stdout, /^4\/4 certificates, 6\/6 names verified in \d+\.\ds$/m, show(r));
   assert.ok(r.stdout.includes(path.join(out, 'store', 'certificates')), show(r));
 
   const rootFile = path.join(out, 'pebble-root.pem');
@@ -97,7 +100,7 @@ test('leec demo --domains 3: issues, serves and verifies every name against the 
     const dir = path.join(out, 'store', 'certificates', domain);
     assert.equal(opensslVerify(rootFile, dir), `${path.join(dir, 'cert.pem')}: OK`);
     const leaf = new X509Certificate(await readFile(path.join(dir, 'cert.pem'), 'utf8'));
-    for (const name of names) assert.ok(leaf.checkHost(name) !== undefined, `${domain} certificate covers ${name}`);
+    for (const name of names) assert.ok(leaf.checkHost(probe(name)) !== undefined, `${domain} certificate covers ${name}`);
   }
 });
 
@@ -158,6 +161,43 @@ test('leec issue against Pebble: issues, reuses without an order, --force issues
   assert.equal(printedSerial(third), serial3);
 });
 
+/** A Pebble for one CLI test, its CA written to a file for --ca-bundle, and a store path; all removed after. */
+async function pebbleForCli(t: { after(fn: () => Promise<void>): void }, prefix: string): Promise<{ pebble: PebbleInstance; caFile: string; store: string }> {
+  const dir = await tempDir(t, prefix);
+  const pebble = await startPebble({ httpPort: await freePort() });
+  t.after(() => pebble.stop());
+  const caFile = path.join(dir, 'pebble-ca.pem');
+  await writeFile(caFile, pebble.caPem);
+  return { pebble, caFile, store: path.join(dir, 'store') };
+}
+
+test('leec issue --challenge dns-01 --dns-provider challtestsrv: a wildcard with its apex', async (t) => {
+  const { pebble, caFile, store } = await pebbleForCli(t, 'leec-cli-dns-');
+  const r = await runCli([
+    'issue', '--directory', pebble.directoryUrl, '--ca-bundle', caFile, '--out', store, '--key-type', 'ec256',
+    '--domain', 'dns.example.test', '--san', '*.dns.example.test',
+    '--challenge', 'dns-01', '--dns-provider', 'challtestsrv', '--dns-option', `url=${pebble.challtestsrvUrl}`,
+    '--dns-resolver', pebble.dnsAddress, '--dns-timeout', '20',
+  ]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^dns-01 TXT records through the challtestsrv provider, account /m, show(r));
+  assert.match(r.stdout, /^\s+names\s+dns\.example\.test, \*\.dns\.example\.test$/m, show(r));
+  const leaf = new X509Certificate(await readFile(path.join(store, 'certificates', 'dns.example.test', 'cert.pem'), 'utf8'));
+  assert.deepEqual(leaf.subjectAltName?.split(', ').sort(), ['DNS:*.dns.example.test', 'DNS:dns.example.test']);
+});
+
+test('leec issue --challenge tls-alpn-01 --tls-port: validated on the TLS port', async (t) => {
+  const { pebble, caFile, store } = await pebbleForCli(t, 'leec-cli-alpn-');
+  const r = await runCli([
+    'issue', '--directory', pebble.directoryUrl, '--ca-bundle', caFile, '--out', store, '--key-type', 'ec256',
+    '--domain', 'alpn.example.test', '--challenge', 'tls-alpn-01', '--tls-port', String(pebble.tlsPort), '--tls-host', '127.0.0.1',
+  ]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, new RegExp(`^tls-alpn-01 responder on 127\\.0\\.0\\.1:${pebble.tlsPort}, account `, 'm'), show(r));
+  const leaf = new X509Certificate(await readFile(path.join(store, 'certificates', 'alpn.example.test', 'cert.pem'), 'utf8'));
+  assert.equal(leaf.subjectAltName, 'DNS:alpn.example.test');
+});
+
 test('leec issue: bad input fails with one stderr line and no network request', async (t) => {
   const connections: net.Socket[] = [];
   const server = net.createServer((s) => {
@@ -184,6 +224,15 @@ test('leec issue: bad input fails with one stderr line and no network request', 
     { args: base({ '--ca-bundle': path.join(os.tmpdir(), 'leec-no-such-bundle.pem') }), code: 'ERR_INVALID_OPTION' },
     { args: base({ '--email': 'not-an-address' }), code: 'ERR_INVALID_OPTION' },
     { args: [...base({}), '--no-such-option'], code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--challenge': 'dns-02' }), code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--challenge': 'dns-01' }), code: 'ERR_INVALID_OPTION' }, // no --dns-provider
+    { args: base({ '--challenge': 'dns-01', '--dns-provider': 'route53' }), code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--challenge': 'dns-01', '--dns-provider': 'rfc2136', '--dns-option': 'nonsense' }), code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--challenge': 'dns-01', '--dns-provider': 'rfc2136', '--dns-option': 'server=127.0.0.1:53', '--dns-resolver': 'not-an-ip' }), code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--challenge': 'dns-01', '--dns-provider': 'exec', '--dns-option': 'command=/no/such/hook' }), code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--challenge': 'dns-01', '--dns-provider': 'challtestsrv', '--dns-option': 'url=http://127.0.0.1:1', '--domain': '127.0.0.1' }), code: 'ERR_INVALID_DOMAIN' },
+    { args: base({ '--dns-provider': 'challtestsrv' }), code: 'ERR_INVALID_OPTION' }, // --dns-* without dns-01
+    { args: base({ '--challenge': 'tls-alpn-01' }), code: 'ERR_INVALID_OPTION' }, // no --tls-port
   ];
   const runs = await Promise.all(cases.map((c) => runCli(c.args, 30_000)));
   for (const [i, r] of runs.entries()) {
