@@ -3,7 +3,8 @@
  * plus the parts an embedding server may use on their own (responder, certificate cache, store).
  */
 export { Supervisor, type ObtainOptions } from './supervisor.js';
-export type { SupervisorOptions, Http01Mode } from './options.js';
+export type { SupervisorOptions, Http01Mode, TlsAlpn01Mode, Dns01Options } from './options.js';
+export type { ChallengeType } from './acme/challenges.js';
 export type { SupervisorEvents } from './events.js';
 export type { CertificateResult, ObtainOutcome } from './certificate-result.js';
 export type { AgentState } from './acme/flow.js';
@@ -40,3 +41,17 @@ export type { ChallengePublisher } from './responder/challenge-publisher.js';
 export { CertificateCache } from './tls/certificate-cache.js';
 export { CertStore, type CertificatePaths, type StoredCertificateMeta } from './store/cert-store.js';
 export { isDueForRenewal } from './renewal-window.js';
+export type { Dns01Provider, Dns01Record } from './dns/provider.js';
+export { challengeRecordName } from './dns/provider.js';
+export { DNS_PROVIDERS, dnsProviderFromOptions } from './dns/registry.js';
+export { createRfc2136Provider, type Rfc2136Options } from './dns/rfc2136.js';
+export { createExecProvider, type ExecProviderOptions } from './dns/exec.js';
+export { createOvhProvider, type OvhProviderOptions } from './dns/ovh.js';
+export { createChalltestsrvProvider, type ChalltestsrvProviderOptions } from './dns/challtestsrv.js';
+export { waitForTxt, type WaitForTxtOptions } from './dns/propagation.js';
+export { TlsAlpn01Store, tlsAlpnServerName } from './responder/tls-alpn01-store.js';
+export { listenTlsAlpn01, createTlsAlpn01Hook, type TlsAlpn01Listener, type TlsAlpn01Hook, type TlsAlpn01Options, type TlsAlpn01Fallback } from './responder/tls-alpn01.js';
+export { createTlsAlpnCertificate } from './crypto/tls-alpn-certificate.js';
+export { certificateIdentifier, type RenewalInfo } from './acme/ari.js';
+export type { NewOrderOptions } from './acme/order-options.js';
+export { AcmeClient } from './acme/client.js';
