@@ -22,6 +22,7 @@ const ALLOWED: Record<string, string[]> = {
   net: ['net'],
   pebble: ['pebble', 'net', 'errors'],
   dns: ['dns', 'errors'],
+  lifecycle: ['lifecycle', 'runtime', 'errors'],
 };
 
 function sources(dir: string): string[] {
