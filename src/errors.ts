@@ -132,6 +132,8 @@ export const ErrorCode = {
   dnsProvider: 'ERR_DNS_PROVIDER',
   /** The TXT value was not seen at the authoritative servers (or the configured resolvers) in time. */
   dnsPropagation: 'ERR_DNS_PROPAGATION',
+  /** A certificate is due for renewal as soon as it is issued (its lifetime or ARI window leaves no room): a configuration error, not a loop. */
+  renewalDueAtIssuance: 'ERR_RENEWAL_DUE_AT_ISSUANCE',
   internal: 'ERR_INTERNAL',
 } as const;
 
