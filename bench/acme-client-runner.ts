@@ -56,9 +56,9 @@ export async function runAcmeClientCell(ctx: CellContext): Promise<CellRun> {
     await client.createAccount({ termsOfServiceAgreed: true });
     const setupRequests = requests;
 
-    const names = Array.from({ length: ctx.domains }, (_, i) => `a-${ctx.run}-${i}.bench.test`);
+    const names = Array.from({ length: ctx.domains }, (_, i) => `a-${ctx.tag}-${i}.bench.test`);
     for (const n of names) timelines.set(n, { done: Number.NaN });
-    const meter = startMeter();
+    const meter = startMeter({ serverCpuSeconds: ctx.serverCpuSeconds });
     t0 = meter.t0;
     let outcomes: Array<{ name: string; certPem: string; seconds: number }>;
     let reading: MeterReading;
@@ -92,6 +92,7 @@ export async function runAcmeClientCell(ctx: CellContext): Promise<CellRun> {
       reading = meter.stop();
     }
     for (const o of outcomes) checkIssued(o.name, o.certPem);
+    const validations = [...timelines.values()].flatMap((t) => (t.validated !== undefined && t.presented !== undefined ? [t.validated - t.presented] : []));
     return cellRun({
       tool: 'acme-client',
       run: ctx.run,
@@ -100,6 +101,7 @@ export async function runAcmeClientCell(ctx: CellContext): Promise<CellRun> {
       certRequests: requests - setupRequests,
       setupRequests,
       timelines: [...timelines.values()],
+      slowestValidationSeconds: validations.length > 0 ? Math.max(...validations) / 1000 : Number.NaN,
     });
   } finally {
     ctx.responder.use(undefined);

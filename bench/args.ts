@@ -1,49 +1,93 @@
 /**
  * Command-line flags of `npm run bench`: parsed with node:util parseArgs and checked before anything
- * is started (no Pebble, no port, no thread), so a typo costs nothing. Throws BenchUsageError.
+ * is started (no Pebble, no port, no thread), so a typo costs nothing. Every axis of the matrix takes a
+ * comma list (`--domains 10,50`); no flag means the whole default axis. Throws BenchUsageError.
  */
 import { parseArgs } from 'node:util';
 import { KEY_TYPES, isKeyType, type KeyType } from '../src/crypto/key-type.js';
 import { fillOptions } from '../src/options.js';
 
 export type BenchMode = 'fast' | 'realistic';
+/** The tools leec is compared with, in the same run and on the same Pebble. */
+export type PeerName = 'acme-client' | 'lego' | 'certbot';
 
-export interface BenchArgs {
-  domains: number;
-  keyType: KeyType;
-  runs: number;
-  /** Where the JSON records go; undefined means bench/results/<timestamp>.json. */
-  json: string | undefined;
-  mode: BenchMode;
-  /** leec's maxConcurrentAgents (worker threads at once); default: the library's default. */
-  agents: number;
-}
-
+export const MODES: readonly BenchMode[] = ['fast', 'realistic'];
+export const PEERS: readonly PeerName[] = ['acme-client', 'lego', 'certbot'];
+export const DEFAULT_DOMAINS: readonly number[] = [1, 10, 50, 200];
+export const DEFAULT_KEY_TYPES: readonly KeyType[] = ['ec256', 'rsa2048', 'rsa4096'];
 export const MAX_DOMAINS = 500;
 
-export const USAGE = `usage: npm run bench -- --domains N --key-type T [--runs R] [--json FILE] [--mode fast|realistic]
-  --domains N     certificates per cell, issued in parallel (1..${MAX_DOMAINS})
-  --key-type T    one of ${KEY_TYPES.join(', ')}
-  --runs R        runs per tool (>= 1, default 3); tools alternate leec, acme-client, acme-client, leec, ...
-  --json FILE     write the JSON records here (default bench/results/<timestamp>.json)
-  --mode M        fast (Pebble PEBBLE_VA_NOSLEEP=1, default) or realistic (random VA sleep up to 5 s)
-  --agents A      leec's maxConcurrentAgents: agent threads at once (default 8, the library default;
-                  pass the same as --domains for one thread per certificate)`;
+export interface BenchArgs {
+  /** Certificates per cell, ascending. */
+  domains: number[];
+  keyTypes: KeyType[];
+  modes: BenchMode[];
+  /** Runs per tool and cell (the figures are medians over them). */
+  runs: number;
+  peers: PeerName[];
+  /** Where the JSON document goes; undefined: bench/results/<timestamp>.json. */
+  json: string | undefined;
+  /** Where the HTML report goes; undefined: the JSON's path with .html. */
+  html: string | undefined;
+  /** leec's maxConcurrentAgents (worker threads at once); default: the library's default. */
+  agents: number;
+  /** lego / certbot processes at once (each issues one certificate); default: the same as agents. */
+  peerJobs: number;
+  /**
+   * True when --domains and --key-type were both given, or --all: heavy cells, and lego/certbot above
+   * 50 domains, are then kept.
+   */
+  keepHeavy: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [--domains N,...] [--key-type T,...] [--mode fast|realistic,...] [--runs R]
+                          [--peers acme-client,lego,certbot] [--agents A] [--peer-jobs J] [--json FILE] [--html FILE] [--all]
+       (or, once built: node dist/bench/run.js [flags])
+  --domains N,...    certificates per cell, issued in parallel (1..${MAX_DOMAINS}; default ${DEFAULT_DOMAINS.join(',')})
+  --key-type T,...   of ${KEY_TYPES.join(', ')} (default ${DEFAULT_KEY_TYPES.join(',')})
+  --mode M,...       fast (Pebble PEBBLE_VA_NOSLEEP=1) and/or realistic (PEBBLE_VA_SLEEPTIME=5: Pebble sleeps
+                     a random 0-4 whole seconds before each validation); default both
+  --runs R           runs per tool and cell (>= 1, default 3); the tools' order rotates between runs
+  --peers P,...      compared tools (default all: acme-client in this process; lego and certbot when on PATH)
+  --agents A         leec's maxConcurrentAgents (default: the library default)
+  --peer-jobs J      lego/certbot processes at once, one certificate each (default: the same as --agents)
+  --json FILE        the JSON document (default bench/results/<timestamp>.json)
+  --html FILE        the HTML report (default: the JSON path with .html)
+  --all              keep what the default matrix leaves out: the heavy cells (200 x rsa4096) and
+                     lego/certbot above 50 domains (naming both --domains and --key-type does too)`;
 
 /** A flag error: the message says what is wrong; the caller prints it with USAGE and exits 2. */
 export class BenchUsageError extends Error {
   override name = 'BenchUsageError';
 }
 
-function wholeNumber(flag: string, raw: string | undefined, dflt: number | undefined, min: number, max: number): number {
-  if (raw === undefined) {
-    if (dflt === undefined) throw new BenchUsageError(`--${flag} is required`);
-    return dflt;
-  }
+function wholeNumber(flag: string, raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw)) throw new BenchUsageError(`--${flag} must be a whole number, got ${JSON.stringify(raw)}`);
   const n = Number(raw);
   if (n < min || n > max) throw new BenchUsageError(`--${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}..${max}`}, got ${n}`);
   return n;
+}
+
+/**
+ * Splits a comma list (`"10, 50,10"`), checks every item with `item` and drops repeats, keeping the
+ * first order. An empty list or an empty item is an error.
+ */
+export function parseList<T>(flag: string, raw: string, item: (s: string) => T): T[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.some((p) => p === '')) throw new BenchUsageError(`--${flag} has an empty item: ${JSON.stringify(raw)}`);
+  const out: T[] = [];
+  for (const p of parts) {
+    const v = item(p);
+    if (!out.includes(v)) out.push(v);
+  }
+  return out;
+}
+
+function oneOf<T extends string>(flag: string, allowed: readonly T[]): (s: string) => T {
+  return (s) => {
+    if (!(allowed as readonly string[]).includes(s)) throw new BenchUsageError(`--${flag} must be among ${allowed.join(', ')}, got ${JSON.stringify(s)}`);
+    return s as T;
+  };
 }
 
 /** Parses and checks `argv` (without node and script). `help: true` when --help was given. */
@@ -57,10 +101,14 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
       options: {
         domains: { type: 'string' },
         'key-type': { type: 'string' },
-        runs: { type: 'string' },
-        json: { type: 'string' },
         mode: { type: 'string' },
+        runs: { type: 'string' },
+        peers: { type: 'string' },
+        json: { type: 'string' },
+        html: { type: 'string' },
         agents: { type: 'string' },
+        'peer-jobs': { type: 'string' },
+        all: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -72,15 +120,39 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
     const v = values[k];
     return typeof v === 'string' ? v : undefined;
   };
-  const domains = wholeNumber('domains', str('domains'), undefined, 1, MAX_DOMAINS);
-  const keyTypeRaw = str('key-type');
-  if (keyTypeRaw === undefined) throw new BenchUsageError('--key-type is required');
-  if (!isKeyType(keyTypeRaw)) throw new BenchUsageError(`--key-type must be one of ${KEY_TYPES.join(', ')}, got ${JSON.stringify(keyTypeRaw)}`);
-  const runs = wholeNumber('runs', str('runs'), 3, 1, Number.MAX_SAFE_INTEGER);
-  const modeRaw = str('mode') ?? 'fast';
-  if (modeRaw !== 'fast' && modeRaw !== 'realistic') throw new BenchUsageError(`--mode must be fast or realistic, got ${JSON.stringify(modeRaw)}`);
-  const json = str('json');
-  if (json === '') throw new BenchUsageError('--json needs a file name');
-  const agents = wholeNumber('agents', str('agents'), fillOptions({ directoryUrl: 'https://ca.invalid/', storeDir: '.' }).maxConcurrentAgents, 1, MAX_DOMAINS);
-  return { domains, keyType: keyTypeRaw, runs, json, mode: modeRaw, agents };
+  const domainsRaw = str('domains');
+  const keyRaw = str('key-type');
+  const domains = domainsRaw === undefined ? [...DEFAULT_DOMAINS] : parseList('domains', domainsRaw, (s) => wholeNumber('domains', s, 1, MAX_DOMAINS)).sort((a, b) => a - b);
+  const keyTypes =
+    keyRaw === undefined
+      ? [...DEFAULT_KEY_TYPES]
+      : parseList('key-type', keyRaw, (s) => {
+          if (!isKeyType(s)) throw new BenchUsageError(`--key-type must be among ${KEY_TYPES.join(', ')}, got ${JSON.stringify(s)}`);
+          return s;
+        });
+  const modeRaw = str('mode');
+  const modes = modeRaw === undefined ? [...MODES] : parseList('mode', modeRaw, oneOf('mode', MODES));
+  const peersRaw = str('peers');
+  const peers = peersRaw === undefined ? [...PEERS] : parseList('peers', peersRaw, oneOf('peers', PEERS));
+  const runsRaw = str('runs');
+  const runs = runsRaw === undefined ? 3 : wholeNumber('runs', runsRaw, 1, Number.MAX_SAFE_INTEGER);
+  for (const flag of ['json', 'html']) {
+    if (str(flag) === '') throw new BenchUsageError(`--${flag} needs a file name`);
+  }
+  const agentsRaw = str('agents');
+  const agents = agentsRaw === undefined ? fillOptions({ directoryUrl: 'https://ca.invalid/', storeDir: '.' }).maxConcurrentAgents : wholeNumber('agents', agentsRaw, 1, MAX_DOMAINS);
+  const jobsRaw = str('peer-jobs');
+  const peerJobs = jobsRaw === undefined ? agents : wholeNumber('peer-jobs', jobsRaw, 1, MAX_DOMAINS);
+  return {
+    domains,
+    keyTypes,
+    modes,
+    runs,
+    peers,
+    json: str('json'),
+    html: str('html'),
+    agents,
+    peerJobs,
+    keepHeavy: values['all'] === true || (domainsRaw !== undefined && keyRaw !== undefined),
+  };
 }

@@ -3,6 +3,9 @@
  * the shared responder, maxConcurrentAgents = --agents) and N obtainCertificate
  * calls in parallel. Setup requests (directory, nonce, newAccount) are counted on the main thread's
  * `http.client.request.start` diagnostics channel; the agents' own requests come from each result.
+ * Each agent's phases are timestamped for the Gantt chart: `state` events as they arrive here, and the
+ * thread-side points posted by bench/agent-entry.ts (the Supervisor runs that entry, leec's own agent
+ * wrapped).
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { X509Certificate } from 'node:crypto';
@@ -12,7 +15,9 @@ import { performance } from 'node:perf_hooks';
 import type { CertificateResult } from '../src/certificate-result.js';
 import type { KeyType } from '../src/crypto/key-type.js';
 import { Supervisor } from '../src/supervisor.js';
+import { PHASE_CHANNEL, type PhaseMessage } from './agent-entry.js';
 import { cellRun, median, startMeter, type CellRun, type CertTimeline, type MeterReading } from './measure.js';
+import { slowestValidationMs, type AgentTimeline } from './phases.js';
 import type { SharedResponder } from './responder.js';
 
 /** What a cell needs from the bench: where the CA is, who answers its validator, and what to order. */
@@ -24,13 +29,19 @@ export interface CellContext {
   keyType: KeyType;
   /** leec's maxConcurrentAgents. */
   agents: number;
-  /** Run number, part of every name so no two cells share an identifier. */
+  /** Run number. */
   run: number;
+  /** Cell and run (`c3r2`), part of every name so no two orders on one Pebble share an identifier. */
+  tag: string;
+  /** Cumulative CPU seconds of the Pebble process (NaN when unknown). */
+  serverCpuSeconds: () => number;
   /** Scratch space, removed by the caller. */
   tmpRoot: string;
 }
 
 const HTTP_CLIENT_START = 'http.client.request.start';
+/** dist/bench/agent-entry.js, next to this file once compiled. */
+const BENCH_AGENT_ENTRY = new URL('./agent-entry.js', import.meta.url).href;
 
 /** Checks the certificate is for `name` (outside the timed region). */
 export function checkIssued(name: string, pem: string): void {
@@ -44,6 +55,7 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
     mainThreadRequests += 1;
   };
   diagnosticsChannel.subscribe(HTTP_CLIENT_START, onRequest);
+  const channel = new BroadcastChannel(PHASE_CHANNEL);
   const storeDir = await mkdtemp(path.join(ctx.tmpRoot, `leec-${ctx.run}-`));
   let sup: Supervisor | undefined;
   try {
@@ -54,15 +66,36 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       keyType: ctx.keyType,
       maxConcurrentAgents: ctx.agents,
       http01: { mode: 'embedded' },
+      agentEntry: BENCH_AGENT_ENTRY,
     });
     const supervisor = sup;
     const setupRequests = mainThreadRequests;
     ctx.responder.use(supervisor.http01.listener);
 
-    const names = Array.from({ length: ctx.domains }, (_, i) => `l-${ctx.run}-${i}.bench.test`);
+    const names = Array.from({ length: ctx.domains }, (_, i) => `l-${ctx.tag}-${i}.bench.test`);
     const timelines = new Map<string, CertTimeline>(names.map((n) => [n, { done: Number.NaN }]));
-    const meter = startMeter();
+    const agents = new Map<string, AgentTimeline>(names.map((n) => [n, { domain: n, called: 0, restarts: 0 }]));
+    const meter = startMeter({ serverCpuSeconds: ctx.serverCpuSeconds });
     const at = (): number => performance.now() - meter.t0;
+    // Absolute time (another thread's performance.timeOrigin + now()) to ms after the meter's start.
+    const fromAbsolute = (abs: number): number => abs - (performance.timeOrigin + meter.t0);
+    channel.onmessage = (ev: MessageEvent) => {
+      const m = ev.data as PhaseMessage;
+      const a = agents.get(m.domain);
+      if (!a) return;
+      const t = fromAbsolute(m.at);
+      if (m.kind === 'started') a.started = t;
+      else if (m.kind === 'milestone' && m.milestone === 'challengeAnswered') a.answered ??= t;
+      else if (m.kind === 'milestone' && m.milestone === 'downloading') a.downloading = t;
+      else if (m.kind === 'outcome' && m.ok) {
+        a.keygenMs = m.keygenMs;
+        a.keygenStart = a.answered ?? a.valid;
+      }
+    };
+    supervisor.on('agent:restart', (e) => {
+      const a = agents.get(e.domain);
+      if (a) a.restarts += 1;
+    });
     // leec-only milestones: the agent's thread is up (LEEC state idle) and its order is placed (pending).
     const agentUp: number[] = [];
     const orderPlaced: number[] = [];
@@ -75,6 +108,8 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       if (tl && tl.served === undefined) tl.served = at();
     });
     supervisor.on('state', (e) => {
+      const a = agents.get(e.domain);
+      if (a && (e.state === 'idle' || e.state === 'pending' || e.state === 'valid' || e.state === 'finalize' || e.state === 'done')) a[e.state] = at();
       const tl = timelines.get(e.domain);
       if (e.state === 'idle') agentUp.push(at());
       else if (e.state === 'pending') orderPlaced.push(at());
@@ -87,8 +122,14 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       results = await Promise.all(
         names.map((n) =>
           supervisor.obtainCertificate(n).then((r) => {
+            const t = at();
             const tl = timelines.get(n);
-            if (tl) tl.done = at();
+            if (tl) tl.done = t;
+            const a = agents.get(n);
+            if (a) {
+              a.result = t;
+              a.threadId = r.threadId;
+            }
             return r;
           }),
         ),
@@ -97,6 +138,8 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       reading = meter.stop();
     }
 
+    // Messages posted by the agents' threads just before they returned may still be in flight.
+    await new Promise((resolve) => setTimeout(resolve, 20));
     for (const r of results) {
       if (r.reused) throw new Error(`leec reused a stored certificate for ${r.domain}`);
       checkIssued(r.domain, r.fullchainPem);
@@ -111,6 +154,8 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       certRequests: perCert.reduce((a, b) => a + b, 0) + duringCell,
       setupRequests,
       timelines: [...timelines.values()],
+      slowestValidationSeconds: slowestValidationMs([...agents.values()]) / 1000,
+      agentTimelines: [...agents.values()],
       extra: {
         minRequestsOneCert: Math.min(...perCert),
         maxRequestsOneCert: Math.max(...perCert),
@@ -124,6 +169,7 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
   } finally {
     ctx.responder.use(undefined);
     diagnosticsChannel.unsubscribe(HTTP_CLIENT_START, onRequest);
+    channel.close();
     await sup?.shutdown();
     await rm(storeDir, { recursive: true, force: true });
   }

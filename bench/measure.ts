@@ -4,12 +4,15 @@
  * every 50 ms, and order statistics. No module-level state: each meter owns its sampler.
  */
 import { performance } from 'node:perf_hooks';
+import type { AgentTimeline } from './phases.js';
 
-export type Tool = 'leec' | 'acme-client';
+export type Tool = 'leec' | 'acme-client' | 'lego' | 'certbot' | 'keygen-floor';
 
 export interface MeterReading {
   wallSeconds: number;
   cpuSeconds: number;
+  /** CPU of the Pebble process over the same span (NaN when it cannot be read). */
+  serverCpuSeconds: number;
   peakRssMb: number;
   /** RSS when the meter started (the process already holds Pebble's fixture, earlier cells' heap...). */
   baselineRssMb: number;
@@ -22,30 +25,52 @@ export interface Meter {
   stop(): MeterReading;
 }
 
+/** What a meter reads; the defaults measure this process. */
+export interface MeterProbes {
+  /** Cumulative client CPU seconds (default: process.cpuUsage, every thread of this process). */
+  cpuSeconds?: () => number;
+  /** Client RSS in bytes now (default: this process's RSS). */
+  rssBytes?: () => number;
+  /** Cumulative CPU seconds of the CA (Pebble); default: none (NaN). */
+  serverCpuSeconds?: () => number;
+  sampleMs?: number;
+}
+
 const MB = 1024 * 1024;
 
-export function startMeter(sampleMs = 50): Meter {
-  const baseline = process.memoryUsage.rss();
+function ownCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+export function startMeter(probes: MeterProbes = {}): Meter {
+  const rss = probes.rssBytes ?? (() => process.memoryUsage.rss());
+  const cpu = probes.cpuSeconds ?? ownCpuSeconds;
+  const server = probes.serverCpuSeconds ?? (() => Number.NaN);
+  const baseline = rss();
   let peak = baseline;
   const sample = (): void => {
-    const r = process.memoryUsage.rss();
+    const r = rss();
     if (r > peak) peak = r;
   };
-  const timer = setInterval(sample, sampleMs);
+  const timer = setInterval(sample, probes.sampleMs ?? 50);
   let reading: MeterReading | undefined;
-  const cpu0 = process.cpuUsage();
+  const server0 = server();
+  const cpu0 = cpu();
   const t0 = performance.now();
   return {
     t0,
     stop() {
       if (reading) return reading;
       const wallMs = performance.now() - t0;
-      const cpu = process.cpuUsage(cpu0);
+      const cpuSeconds = cpu() - cpu0;
+      const serverCpuSeconds = server() - server0;
       clearInterval(timer);
       sample();
       reading = {
         wallSeconds: wallMs / 1000,
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        cpuSeconds,
+        serverCpuSeconds,
         peakRssMb: peak / MB,
         baselineRssMb: baseline / MB,
       };
@@ -90,9 +115,14 @@ export interface CellRun {
   wallSeconds: number;
   cpuSeconds: number;
   certsPerSecond: number;
-  /** (per-certificate requests + one-time setup requests) / domains. */
+  /**
+   * (per-certificate requests + one-time setup requests) / domains, counted by the client; for the
+   * tools run as separate processes (lego, certbot), Pebble's count (serverRequestsPerCert).
+   */
   requestsPerCert: number;
-  /** Requests the orders themselves sent, summed over the certificates. */
+  /** Requests the orders themselves sent / domains: setup (directory, nonce, newAccount) left out. */
+  orderRequestsPerCert: number;
+  /** Requests the orders themselves sent, summed over the certificates (NaN: not counted by the client). */
   certRequests: number;
   /** One-time requests before the first call: directory, nonce, newAccount (per cell: fresh account). */
   setupRequests: number;
@@ -101,10 +131,21 @@ export interface CellRun {
   maxSeconds: number;
   peakRssMb: number;
   baselineRssMb: number;
+  /** Pebble's CPU over the timed span (utime + stime of its process). */
+  serverCpuSeconds: number;
+  /** Requests Pebble logged from the tool's set-up to its end (setup included), then / domains. */
+  serverRequests: number;
+  serverRequestsPerCert: number;
+  /** The longest random VA sleep Pebble logged in this run (realistic mode; NaN in fast mode). */
+  maxVaSleepSeconds: number;
+  /** The slowest certificate's validation as the client saw it (leec: LEEC state pending to valid). */
+  slowestValidationSeconds: number;
   /** Medians over the certificates of the timeline points, ms. */
   phasesMs: { presented: number; served: number; validated: number; done: number };
   /** Tool-specific extras (e.g. leec's per-cert request spread). */
   extra: Record<string, number>;
+  /** leec only: every agent's phase timestamps, for the Gantt chart (kept for the chosen run only). */
+  agentTimelines?: AgentTimeline[] | undefined;
 }
 
 /** Builds a CellRun from a meter reading, per-cert durations and request counts. */
@@ -117,6 +158,8 @@ export function cellRun(init: {
   setupRequests: number;
   timelines: CertTimeline[];
   extra?: Record<string, number>;
+  slowestValidationSeconds?: number;
+  agentTimelines?: AgentTimeline[];
 }): CellRun {
   const n = init.perCertSeconds.length;
   const pick = (k: keyof CertTimeline): number =>
@@ -129,6 +172,7 @@ export function cellRun(init: {
     cpuSeconds: init.reading.cpuSeconds,
     certsPerSecond: n / init.reading.wallSeconds,
     requestsPerCert: (init.certRequests + init.setupRequests) / n,
+    orderRequestsPerCert: init.certRequests / n,
     certRequests: init.certRequests,
     setupRequests: init.setupRequests,
     p50Seconds: percentile(init.perCertSeconds, 50),
@@ -136,7 +180,13 @@ export function cellRun(init: {
     maxSeconds: percentile(init.perCertSeconds, 100),
     peakRssMb: init.reading.peakRssMb,
     baselineRssMb: init.reading.baselineRssMb,
+    serverCpuSeconds: init.reading.serverCpuSeconds,
+    serverRequests: Number.NaN,
+    serverRequestsPerCert: Number.NaN,
+    maxVaSleepSeconds: Number.NaN,
+    slowestValidationSeconds: init.slowestValidationSeconds ?? Number.NaN,
     phasesMs: { presented: pick('presented'), served: pick('served'), validated: pick('validated'), done: pick('done') },
     extra: init.extra ?? {},
+    agentTimelines: init.agentTimelines,
   };
 }
