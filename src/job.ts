@@ -35,6 +35,8 @@ export interface Job {
   /** Challenge responses this job published, by token: withdrawn at the end of every incarnation. */
   tokens: Map<string, WithdrawnChallenge>;
   stopping: boolean;
+  /** Aborted by stop(): ends a wait at the rate-limit gate. */
+  abort: AbortController;
   /** The worker thread of the current incarnation, once it has reported. */
   threadId: number | undefined;
   /** The last thread death, reported if the domain gives up. */
@@ -63,6 +65,7 @@ export function createJob(init: { id: string; domain: string; names: string[]; k
     kill: undefined,
     tokens: new Map(),
     stopping: false,
+    abort: new AbortController(),
     threadId: undefined,
     lastCrash: undefined,
     started: Date.now(),

@@ -12,6 +12,9 @@ import { DEFAULT_KEY_TYPE, isKeyType, KEY_TYPES, type KeyType } from './crypto/k
 import { silentLogger, type Logger } from './logger.js';
 import { CHALLENGE_TYPES, type ChallengeType } from './acme/challenges.js';
 import type { Dns01Provider } from './dns/provider.js';
+import { realClock, type Clock } from './runtime/clock.js';
+import { LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING } from './directories.js';
+import { LETS_ENCRYPT_PRODUCTION_LIMITS, LETS_ENCRYPT_STAGING_LIMITS, UNLIMITED_LIMITS, validateRateLimits, type RateLimits } from './lifecycle/rate-limit-presets.js';
 import { DNS_PROVIDERS, isDnsProviderName } from './dns/registry.js';
 
 /** How http-01 tokens reach the CA's validator (LEEC's interfacing modes). */
@@ -70,6 +73,22 @@ export interface SupervisorOptions {
   tlsAlpn01?: TlsAlpn01Mode;
   /** The ACME profile to ask for (a name the directory's `meta.profiles` lists), e.g. Let's Encrypt's `shortlived`. */
   profile?: string;
+  /**
+   * Renew every certificate this supervisor obtains, and every one already in the store at start, on
+   * time (the CA's ARI window, else a third of the lifetime left). Default true.
+   */
+  autoRenew?: boolean;
+  /**
+   * The CA's rate limits, which the supervisor never exceeds: jobs wait their turn instead of failing.
+   * `letsencrypt`, `letsencrypt-staging`, `none` or your own `{ newOrdersPerAccount, certificatesPerRegisteredDomain,
+   * duplicateCertificates, failedValidationsPerHost }` (each `{ count, windowMs }`). Default: Let's Encrypt's
+   * for its two directory URLs, else none.
+   */
+  rateLimits?: 'letsencrypt' | 'letsencrypt-staging' | 'none' | RateLimits;
+  /** LEEC's reset: forget the stored certificates and order checkpoints at start (the account is kept). Default false. */
+  resetState?: boolean;
+  /** The time source of the scheduler and the rate-limit gate. For simulations and tests; default the real clock. */
+  clock?: Clock;
   /** Agents (worker threads) running at once; the rest wait in the pool's queue. Default 8. */
   maxConcurrentAgents?: number;
   /**
@@ -123,6 +142,10 @@ export interface FilledOptions {
     | undefined;
   tlsAlpn01: TlsAlpn01Mode | undefined;
   profile: string | undefined;
+  autoRenew: boolean;
+  rateLimits: Readonly<RateLimits>;
+  resetState: boolean;
+  clock: Clock;
   maxConcurrentAgents: number;
   maxAgentRestarts: number;
   restartPeriodMs: number;
@@ -174,7 +197,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'externalAccountBinding', 'http01', 'maxConcurrentAgents',
   'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
-  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile',
+  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile', 'autoRenew', 'rateLimits', 'resetState', 'clock',
 ]);
 
 function checkLogger(raw: unknown): Logger {
@@ -314,6 +337,34 @@ function checkDns01(raw: unknown): FilledOptions['dns01'] {
   };
 }
 
+function checkBoolean(name: string, raw: unknown, dflt: boolean): boolean {
+  if (raw === undefined) return dflt;
+  if (typeof raw !== 'boolean') bad(ErrorCode.invalidOption, `${name} must be true or false`, { [name]: raw });
+  return raw;
+}
+
+function checkRateLimits(raw: unknown, directoryUrl: unknown): Readonly<RateLimits> {
+  if (raw === undefined) {
+    if (directoryUrl === LETS_ENCRYPT_PRODUCTION) return LETS_ENCRYPT_PRODUCTION_LIMITS;
+    if (directoryUrl === LETS_ENCRYPT_STAGING) return LETS_ENCRYPT_STAGING_LIMITS;
+    return UNLIMITED_LIMITS;
+  }
+  if (raw === 'letsencrypt') return LETS_ENCRYPT_PRODUCTION_LIMITS;
+  if (raw === 'letsencrypt-staging') return LETS_ENCRYPT_STAGING_LIMITS;
+  if (raw === 'none') return UNLIMITED_LIMITS;
+  if (typeof raw !== 'object' || raw === null) bad(ErrorCode.invalidOption, "rateLimits must be 'letsencrypt', 'letsencrypt-staging', 'none' or an object of limits", { rateLimits: raw });
+  return validateRateLimits(raw);
+}
+
+function checkClock(raw: unknown): Clock {
+  if (raw === undefined) return realClock;
+  const c = raw as Partial<Clock>;
+  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
+    bad(ErrorCode.invalidOption, 'clock must have now, setTimeout and clearTimeout', {});
+  }
+  return raw as Clock;
+}
+
 /** The name only: whether the CA lists it is checked once the directory is fetched. */
 function checkProfileName(raw: unknown): string | undefined {
   if (raw === undefined) return undefined;
@@ -351,6 +402,10 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     dns01: checkDns01(o.dns01),
     tlsAlpn01: checkTlsAlpn01(o.tlsAlpn01),
     profile: checkProfileName(o.profile),
+    autoRenew: checkBoolean('autoRenew', o.autoRenew, true),
+    rateLimits: checkRateLimits(o.rateLimits, o.directoryUrl),
+    resetState: checkBoolean('resetState', o.resetState, false),
+    clock: checkClock(o.clock),
     maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
     restartPeriodMs: wholeNumber('restartPeriodMs', o.restartPeriodMs, 600_000, 1),

@@ -34,6 +34,9 @@ import { certificateIdentifier } from './acme/ari.js';
 import { newOrderFields, type NewOrderOptions } from './acme/order-options.js';
 import type { Dns01Provider } from './dns/provider.js';
 import { resolveDnsProvider } from './dns/registry.js';
+import { RateLimitGate } from './lifecycle/rate-limit-gate.js';
+import { RenewalScheduler, type RenewOutcome } from './lifecycle/renewal-scheduler.js';
+import { ariWindow, failedRenewal, renewalChallenge, schedulerSpec } from './renewals.js';
 import { CertStore } from './store/cert-store.js';
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { lockStore, type StoreLock } from './store/store-lock.js';
@@ -81,6 +84,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #account: ResolvedAccount | undefined;
   readonly #pool: WorkerPool<AgentTask, AgentOutcome>;
   readonly #router: ChallengeRouter;
+  /** Supervisor-wide: at most maxConcurrentAgents jobs run, and never past the CA's rate limits. */
+  readonly #gate: RateLimitGate;
+  /** Renews every managed certificate on time (autoRenew). */
+  readonly #scheduler: RenewalScheduler;
+  /** The challenge each domain was last obtained with, for its renewals. */
+  readonly #lastChallenge = new Map<string, ChallengeType>();
   /** The standalone responders' current listeners (replaced when the tree restarts one). */
   readonly #responder: ResponderListeners;
   readonly #jobs = new Map<string, Job>();
@@ -126,6 +135,24 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#router = new ChallengeRouter({ http01: init.challenges, webroot, dns01: init.dns01, tlsAlpn01: init.tlsAlpn01 });
     this.#pool = new WorkerPool<AgentTask, AgentOutcome>({ filename: init.options.agentEntry ?? AGENT_ENTRY, maxThreads: init.options.maxConcurrentAgents });
     this.#checkpoints = new CheckpointStore(init.options.storeDir);
+    this.#gate = new RateLimitGate({
+      clock: init.options.clock,
+      limits: init.options.rateLimits,
+      maxConcurrent: init.options.maxConcurrentAgents,
+      onQueued: (e) => {
+        const job = this.#jobById(e.id);
+        if (job) this.emit('job:queued', { domain: job.domain, startsAt: e.startsAt, blockedBy: e.blockedBy, key: e.key });
+      },
+    });
+    this.#scheduler = new RenewalScheduler({
+      clock: init.options.clock,
+      renew: (domain) => this.#renew(domain),
+      onEvent: (e) => {
+        const { type, ...rest } = e;
+        (this.emit as (event: string, payload: unknown) => boolean)(type, rest);
+        if (type === 'renewal:halted') this.options.logger.error('renewal halted', { domain: e.domain, code: e.error.code, message: e.error.message });
+      },
+    });
     this.#agentDeps = {
       options: this.options,
       directory: this.directory,
@@ -153,6 +180,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     // A built-in provider checks its options here, before the store is locked or anything is sent.
     const dns01 = options.dns01 ? await resolveDnsProvider(options.dns01.provider) : undefined;
     const lock = await lockStore(options.storeDir);
+    if (options.resetState) {
+      // LEEC's reset: the next request for any domain obtains a fresh certificate.
+      await new CertStore(options.storeDir).forgetCertificates();
+      await new CheckpointStore(options.storeDir).clear();
+      options.logger.warn('stored certificates and order checkpoints forgotten (resetState)', { storeDir: options.storeDir });
+    }
     const transport = new HttpTransport({ caPem: options.caBundle, timeoutMs: options.httpTimeoutMs });
     const store = new CertStore(options.storeDir);
     const challenges = new ChallengeStore();
@@ -197,6 +230,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         },
       });
       sup = new Supervisor({ options, directory, store, challenges, certificates, account, responder, root, domains, lock, dns01, tlsAlpn01 });
+      await root.startChild(schedulerSpec(sup.#scheduler));
+      if (options.autoRenew) await sup.#rebuildSchedule();
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
       return sup;
     } catch (e) {
@@ -289,6 +324,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       job.resume = await this.#loadCheckpoint(job);
       job.order.replaces = await this.#replacedCertificate(primary);
       this.#throwIfStopped(job);
+      // Wait for a slot and for the CA's rate limits (queued, never failed), then run.
+      const ticket = await this.#gate.acquire({ id: job.id, account: this.#account?.url ?? 'throwaway', names: job.names }, job.abort.signal);
+      void job.done.then(
+        () => ticket.release({ ok: true }),
+        (e: unknown) => ticket.release(gateOutcome(e)),
+      );
+      this.#throwIfStopped(job);
       await this.#startDomain(job);
     })().catch((e: unknown) => job.reject(e));
     const done = job.done.then(
@@ -358,6 +400,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
     if (!stored) return undefined;
     this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+    if (this.options.autoRenew && this.#scheduler.scheduled(domain) === undefined && !this.#scheduler.isRunning(domain)) {
+      void this.#scheduleRenewal(domain, stored);
+    }
     return reusedResult(this.store, domain, stored, started);
   }
 
@@ -432,6 +477,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     });
     this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem });
     await this.#checkpoints.remove(this.#safeName(job.domain));
+    this.#lastChallenge.set(job.domain, job.challenge);
+    // A renewal the scheduler runs is rescheduled from its outcome; any other issuance is scheduled here.
+    if (this.options.autoRenew && !this.#scheduler.isRunning(job.domain)) void this.#scheduleRenewal(job.domain, c);
     const result: CertificateResult = {
       domain: job.domain,
       names: c.names,
@@ -461,6 +509,70 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       orderUrl: job.resume.orderUrl,
       keyPem: job.resume.keyPem,
     });
+  }
+
+  #jobById(id: string): Job | undefined {
+    for (const job of this.#jobs.values()) for (let j: Job | undefined = job; j; j = j.previous) if (j.id === id) return j;
+    return undefined;
+  }
+
+  /** Schedules a certificate's renewal: inside the CA's ARI window when it offers one, else by its lifetime. */
+  async #scheduleRenewal(domain: string, c: { notBefore: string; notAfter: string; fullchainPem: string }): Promise<void> {
+    const ari = await this.#ariWindow(c.fullchainPem);
+    if (this.#closed) return;
+    try {
+      this.#scheduler.scheduleCertificate(domain, { notBefore: c.notBefore, notAfter: c.notAfter, ari });
+    } catch (e) {
+      this.options.logger.error('cannot schedule a renewal', { domain, code: (e as LeecError).code, message: (e as Error).message });
+    }
+  }
+
+  #ariWindow(certPem: string): Promise<{ start: Date; end: Date } | undefined> {
+    return ariWindow({ directory: this.directory, caPem: this.options.caBundle, timeoutMs: this.options.httpTimeoutMs, accountKeyPem: this.#account?.keyPem, certPem });
+  }
+
+  /** After a restart: every certificate in the store is scheduled again from its own dates. */
+  async #rebuildSchedule(): Promise<void> {
+    const entries: Array<{ domain: string; notBefore: string; notAfter: string; ari: { start: Date; end: Date } | undefined }> = [];
+    for (const domain of await this.store.listDomains().catch(() => [])) {
+      const stored = await this.store.loadCertificate(domain).catch(() => undefined);
+      if (!stored) continue;
+      this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+      entries.push({ domain, notBefore: stored.notBefore, notAfter: stored.notAfter, ari: await this.#ariWindow(stored.fullchainPem) });
+    }
+    const planned = this.#scheduler.rebuild(entries);
+    this.options.logger.info('renewal schedule rebuilt from the store', { certificates: planned.length });
+  }
+
+  /** One renewal, as the scheduler asks for it: the stored names and key type, ordered again. */
+  async #renew(domain: string): Promise<RenewOutcome> {
+    try {
+      const stored = await this.store.loadCertificate(domain);
+      if (!stored) throw new StoreError(ErrorCode.store, `nothing is stored for ${domain} any more`, { step: 'store', data: { domain } });
+      const challenge = renewalChallenge(stored.names, this.#lastChallenge.get(domain), this.options.challenge);
+      const r = await this.#obtain(domain, { sans: stored.names.slice(1), keyType: checkKeyType(stored.keyType), challenge });
+      return { ok: true, notBefore: r.notBefore, notAfter: r.notAfter, ari: await this.#ariWindow(r.fullchainPem) };
+    } catch (e) {
+      return failedRenewal(e);
+    }
+  }
+
+  /**
+   * The certificates under automatic renewal and when each renews next (epoch ms), soonest first.
+   * A domain whose renewal is running has `at: undefined`.
+   */
+  renewals(): Array<{ domain: string; at: number | undefined; reason: string | undefined; running: boolean }> {
+    const out: Array<{ domain: string; at: number | undefined; reason: string | undefined; running: boolean }> = [];
+    for (const domain of this.#scheduler.domains()) {
+      const s = this.#scheduler.scheduled(domain);
+      out.push({ domain, at: s?.at, reason: s?.reason, running: this.#scheduler.isRunning(domain) });
+    }
+    return out.sort((a, b) => (a.at ?? -1) - (b.at ?? -1));
+  }
+
+  /** Stops renewing `domain` automatically (its certificate stays stored and served). */
+  unmanage(domain: string): boolean {
+    return this.#scheduler.unschedule(lookupName(domain));
   }
 
   /** Reports a job that ended without a certificate: `stopped`, or `failure`. */
@@ -522,6 +634,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     await Promise.all(
       jobs.map(async (j) => {
         j.stopping = true;
+        j.abort.abort();
         await this.#domains.terminateChild(j.id);
         await j.done.catch(() => undefined);
       }),
@@ -532,7 +645,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#scheduler.stop();
     await Promise.all([...this.#jobs.keys()].map((d) => this.stop(d)));
+    this.#gate.stop();
     await this.#root.stop('shutdown');
     await this.#pool.destroy();
     await this.#responder.http01?.close();
@@ -553,6 +668,15 @@ async function checkWebroot(webroot: string): Promise<void> {
 /** The job key of a domain as the caller wrote it (normalised, not validated: a lookup sends nothing). */
 function lookupName(domain: string): string {
   return typeof domain === 'string' ? normalizeName(domain) : String(domain);
+}
+
+/** What a failed job tells the gate: which hosts failed validation, and whether a certificate may exist. */
+function gateOutcome(e: unknown): { ok: false; failedHosts: string[]; certificateIssued: boolean } {
+  const err = e instanceof LeecError ? e : undefined;
+  const identifier = err?.code === ErrorCode.challengeFailed ? err.data['identifier'] : undefined;
+  // Past finalize, the CA may have issued before the failure: count the certificate.
+  const late = err?.step === 'finalize' || err?.step === 'order' || err?.step === 'download' || err?.step === 'store';
+  return { ok: false, failedHosts: typeof identifier === 'string' ? [identifier] : [], certificateIssued: late };
 }
 
 function toLeecError(e: unknown): LeecError {

@@ -243,6 +243,11 @@ export class RenewalScheduler {
     return undefined;
   }
 
+  /** Every domain the scheduler holds (scheduled, or with a renewal running). */
+  domains(): string[] {
+    return [...this.#states.keys()];
+  }
+
   /** Whether the domain's renewal is running now. */
   isRunning(domain: string): boolean {
     return this.#states.get(domain)?.running === true;

@@ -501,6 +501,33 @@ export class CertStore {
     }
   }
 
+  /**
+   * The domains with a certificate in the store, as their `meta.json` names them (for rebuilding a
+   * renewal schedule after a restart). Directories without a readable set are skipped.
+   */
+  async listDomains(): Promise<string[]> {
+    const dir = join(this.root, 'certificates');
+    const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [];
+      throw storeError(`cannot list ${dir}`, dir, err);
+    });
+    const out: string[] = [];
+    for (const e of entries) {
+      if (e.name === VERSIONS_DIR || e.name.startsWith('.') || !e.isDirectory()) continue;
+      const meta = await readFile(join(dir, e.name, 'meta.json'), 'utf8').then((t) => JSON.parse(t) as Partial<StoredCertificateMeta>).catch(() => undefined);
+      if (typeof meta?.domain === 'string') out.push(meta.domain);
+    }
+    return out.sort();
+  }
+
+  /**
+   * LEEC's reset: forgets every stored certificate (and its versions) so the next request obtains a
+   * fresh one. The account is kept. Not undoable.
+   */
+  async forgetCertificates(): Promise<void> {
+    await rm(join(this.root, 'certificates'), { recursive: true, force: true });
+  }
+
   /** `<root>/accounts/<host_port>/<first 12 hex of sha256(directoryUrl)>`. */
   accountDir(directoryUrl: string): string {
     let u: URL;

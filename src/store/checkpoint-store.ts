@@ -49,4 +49,9 @@ export class CheckpointStore {
   async remove(safeName: string): Promise<void> {
     await rm(this.#path(safeName), { force: true });
   }
+
+  /** Forgets every order checkpoint (LEEC's reset). */
+  async clear(): Promise<void> {
+    await rm(this.#dir, { recursive: true, force: true });
+  }
 }

@@ -134,6 +134,6 @@ describe('crash-resume', () => {
     // The tree is healthy: the next job for the doomed name starts afresh and succeeds.
     const again = await sup.obtainCertificate('doomed-later.example.test');
     assert.equal(again.domain, 'doomed-later.example.test');
-    assert.deepEqual(sup.tree().children?.map((c) => c.id), ['domains']);
+    assert.deepEqual(sup.tree().children?.map((c) => c.id), ['domains', 'scheduler']);
   });
 });

@@ -1,0 +1,74 @@
+/**
+ * Automatic renewal, as the supervisor wires it: the RenewalScheduler (lifecycle/) as a permanent child
+ * of the supervision tree, the ARI window of a new certificate when the CA offers ARI (RFC 9773), and
+ * what a renewal's outcome means to the scheduler (a Retry-After is honoured).
+ */
+import { createPublicKey } from 'node:crypto';
+import { AcmeClient } from './acme/client.js';
+import { toAccountKey } from './acme/jws.js';
+import { HttpTransport } from './acme/transport.js';
+import type { Directory } from './acme/types.js';
+import type { ChallengeType } from './acme/challenges.js';
+import { jwsAlgorithmFor, loadPrivateKey } from './crypto/keys.js';
+import { LeecError } from './errors.js';
+import type { RenewalScheduler, RenewOutcome } from './lifecycle/renewal-scheduler.js';
+import type { ChildSpec } from './runtime/supervisor-tree.js';
+
+/** The scheduler as a tree child: it runs until the tree stops it, which clears its one timer. */
+export function schedulerSpec(scheduler: RenewalScheduler): ChildSpec {
+  return {
+    id: 'scheduler',
+    restart: 'permanent',
+    shutdownMs: 1000,
+    async start() {
+      let stopped!: () => void;
+      const exited = new Promise<{ kind: 'shutdown' }>((resolve) => (stopped = () => resolve({ kind: 'shutdown' })));
+      return {
+        id: 'scheduler',
+        exited,
+        async stop() {
+          scheduler.stop();
+          stopped();
+        },
+      };
+    },
+  };
+}
+
+/** A failed renewal as the scheduler takes it: with the CA's Retry-After when the error carries one. */
+export function failedRenewal(error: unknown): RenewOutcome {
+  const retryAfterMs = error instanceof LeecError && typeof error.data['retryAfterMs'] === 'number' ? error.data['retryAfterMs'] : undefined;
+  return { ok: false, retryAfterMs, error };
+}
+
+/** Which challenge renews a stored certificate: dns-01 when a name is a wildcard, else what it was last obtained with. */
+export function renewalChallenge(names: readonly string[], last: ChallengeType | undefined, fallback: ChallengeType): ChallengeType {
+  if (names.some((n) => n.startsWith('*.'))) return 'dns-01';
+  return last ?? fallback;
+}
+
+/**
+ * The CA's suggested renewal window for a certificate (RFC 9773 §4.2), or undefined when the CA has no
+ * ARI, there is no shared account key to build a client with, or the request fails (the lifetime rule
+ * then applies: ARI only ever moves a renewal earlier).
+ */
+export async function ariWindow(opts: {
+  directory: Directory;
+  caPem: string | undefined;
+  timeoutMs: number;
+  accountKeyPem: string | undefined;
+  certPem: string;
+}): Promise<{ start: Date; end: Date } | undefined> {
+  if (opts.directory.renewalInfo === undefined || opts.accountKeyPem === undefined) return undefined;
+  const transport = new HttpTransport({ caPem: opts.caPem, timeoutMs: opts.timeoutMs });
+  try {
+    const privateKey = loadPrivateKey(opts.accountKeyPem);
+    const accountKey = await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
+    const info = await new AcmeClient({ directory: opts.directory, transport, accountKey }).getRenewalInfo(opts.certPem);
+    return info.suggestedWindow;
+  } catch {
+    return undefined;
+  } finally {
+    transport.close();
+  }
+}
