@@ -15,7 +15,7 @@ import type { AgentState, IssuedCertificate } from './acme/flow.js';
 import { resolveAccount, type ResolvedAccount } from './account.js';
 import type { CertificateResult, ObtainOutcome } from './certificate-result.js';
 import { checkChallenge, checkKeyType, fillOptions, type FilledOptions, type SupervisorOptions } from './options.js';
-import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError, StoreError } from './errors.js';
+import { AbortedError, ActorExitedError, ErrorCode, InvalidInputError, LeecError, StoreError, TransportError } from './errors.js';
 import type { SupervisorEvents } from './events.js';
 import { normalizeName, normalizeNames } from './names.js';
 import type { KeyType } from './crypto/key-type.js';
@@ -335,8 +335,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     })().catch((e: unknown) => job.reject(e));
     const done = job.done.then(
       (r) => r,
-      (e: unknown) => {
+      async (e: unknown) => {
         this.#reportFailure(job, e);
+        // A failed order is over (its pending authorizations were deactivated, §7.5.2): the next request
+        // must not resume it. A stop, a crash loop or a network failure leaves it resumable.
+        if (!(e instanceof AbortedError || e instanceof ActorExitedError || e instanceof TransportError)) {
+          await this.#checkpoints.remove(this.#safeName(job.domain)).catch(() => undefined);
+        }
         throw e;
       },
     );

@@ -207,6 +207,9 @@ async function finalizeWhenReady(client: AcmeClient, order: Order, csrDer: Uint8
 }
 
 /** A resumable order is one still on its way; an invalid or expired one is replaced by a new order. */
+/** §7.1.6: the order states that can still lead to a certificate. */
+const RESUMABLE_ORDER_STATUSES: ReadonlySet<string> = new Set(['pending', 'ready', 'processing', 'valid']);
+
 async function resumeOrCreate(client: AcmeClient, req: ObtainRequest): Promise<Order> {
   if (req.resumeOrderUrl) {
     try {
@@ -214,7 +217,9 @@ async function resumeOrCreate(client: AcmeClient, req: ObtainRequest): Promise<O
       const expired = o.expires !== undefined && Date.parse(o.expires) <= Date.now();
       // Past finalize, the certificate is for the key sent then: without that key, start afresh.
       const keyLost = (o.status === 'processing' || o.status === 'valid') && !req.resumeKeyPem;
-      if (o.status !== 'invalid' && !expired && !keyLost) return o;
+      // Only the §7.1.6 states an order moves on from: `invalid`, and anything else a CA reports (Pebble
+      // says `deactivated` once a failed order's authorizations were deactivated), can never be finalized.
+      if (RESUMABLE_ORDER_STATUSES.has(o.status) && !expired && !keyLost) return o;
     } catch (e) {
       // The order may have been purged by the CA: a 404 problem means we start afresh.
       if (!(e instanceof LeecError) || e.problem === undefined) throw e;

@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,35 @@ describe('dns-01 through the Supervisor and pebble-challtestsrv', { timeout: 120
       return true;
     });
     assert.ok(!answered.includes('valid'));
+  });
+
+  it('a failed order is never resumed: the same request on the same store places a new order and gets the certificate', async () => {
+    const storeDir = join(h.storeDir, 'failed-then-fixed');
+    const checkpoint = join(storeDir, 'orders', 'again.example.test.json');
+    const silent: Dns01Provider = { name: 'silent', present: async () => undefined, cleanup: async () => undefined };
+    const failing = await h.supervisor({ storeDir, http01: { mode: 'embedded' }, dns01: dns01(silent, 600) });
+    const orders: string[] = [];
+    let saved: string | undefined;
+    failing.on('state', (e) => {
+      if (e.orderUrl && !orders.includes(e.orderUrl)) orders.push(e.orderUrl);
+      if (e.state === 'pending') saved ??= readFileSync(checkpoint, 'utf8');
+    });
+    await assert.rejects(failing.obtainCertificate('again.example.test', { challenge: 'dns-01' }), { code: ErrorCode.dnsPropagation });
+    await failing.shutdown();
+    assert.ok(saved?.includes(orders[0]!), 'the order was checkpointed while it ran');
+    assert.equal(existsSync(checkpoint), false, 'the failed order is forgotten');
+    // Even a checkpoint left behind (an older version, a crash after the failure) is not resumed: the CA
+    // no longer lets that order move on once its authorizations were deactivated (§7.5.2).
+    writeFileSync(checkpoint, saved!, { mode: 0o600 });
+
+    const fixed = await h.supervisor({ storeDir, http01: { mode: 'embedded' }, dns01: dns01({ name: 'challtestsrv', options: { url: h.pebble.challtestsrvUrl } }) });
+    fixed.on('state', (e) => {
+      if (e.orderUrl && !orders.includes(e.orderUrl)) orders.push(e.orderUrl);
+    });
+    const r = await fixed.obtainCertificate('again.example.test', { challenge: 'dns-01' });
+    assert.equal(r.reused, false);
+    assert.deepEqual(sanNames(readFileSync(r.paths.cert, 'utf8')), ['again.example.test']);
+    assert.equal(orders.length, 2, `a second order: ${orders.join(', ')}`);
   });
 
   it('dns-01 without a dns01 provider, or a wildcard with http-01: refused before any request', async () => {
