@@ -10,6 +10,7 @@ import type { HttpTransport } from './acme/transport.js';
 import type { Directory } from './acme/types.js';
 import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from './crypto/keys.js';
 import type { CertStore } from './store/cert-store.js';
+import { settleInterruptedRollover } from './account-rollover-recovery.js';
 
 export interface ResolvedAccount {
   keyPem: string;
@@ -27,6 +28,7 @@ export async function resolveAccount(opts: {
   /** §7.3.4, for CAs that require an external account. */
   externalAccountBinding?: { kid: string; macKey: string } | undefined;
 }): Promise<ResolvedAccount> {
+  await settleInterruptedRollover(opts); // a rollover a crash interrupted: adopt its key if the CA took it
   const stored = await opts.store.loadAccount(opts.directoryUrl);
   const keyPem = stored?.keyPem ?? (await generateKeyPair('ec256')).privateKeyPem;
   if (!stored) await opts.store.saveAccount(opts.directoryUrl, { keyPem });

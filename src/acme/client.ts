@@ -235,7 +235,7 @@ export class AcmeClient {
     const url = this.#location(res, 'newAccount');
     const body = this.#json<Omit<Account, 'url'>>(res, 'newAccount');
     this.#accountUrl = url;
-    return { ...body, url };
+    return { ...body, url, created: res.status === 201 };
   }
 
   /**

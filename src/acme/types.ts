@@ -80,4 +80,6 @@ export interface Account {
   url: string;
   status: 'valid' | 'deactivated' | 'revoked';
   contact?: string[];
+  /** Not an account field: set by newAccount, true when the CA created the account then (201, §7.3). */
+  created?: boolean;
 }

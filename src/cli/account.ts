@@ -142,7 +142,11 @@ export async function runAccountRegister(opts: AccountRegisterOptions, io: CliIo
     if (known && opts.contact.length > 0 && opts.contact.join(',') !== have) {
       notes.push('note: this key already had an account, its contacts are unchanged (use `leec account update --email ...`)');
     }
-    printAccount(io, { heading: known ? 'account already registered' : 'account registered', view, json: opts.json, extra: { keyCreated }, notes });
+    if (known && account.created === true) {
+      notes.push(`note: the CA did not know the stored key any more and created a new account (the store named ${stored.url ?? '?'})`);
+    }
+    const heading = account.created === true ? 'account registered' : 'account already registered';
+    printAccount(io, { heading, view, json: opts.json, extra: { keyCreated, created: account.created === true, notes }, notes });
     return 0;
   });
 }
@@ -150,10 +154,11 @@ export async function runAccountRegister(opts: AccountRegisterOptions, io: CliIo
 /** §7.3.1 onlyReturnExisting with the stored key: the account as the CA sees it. Nothing is created. */
 export async function runAccountShow(opts: AccountOptions, io: CliIo): Promise<number> {
   const conn = opts.connection;
-  const stored = await requireStoredAccount(conn);
+  await requireStoredAccount(conn); // before any request
   const scope = new RunScope({ warn: io.err });
   return scope.run(async () => {
     const session = await openSession(conn, scope);
+    const stored = await requireStoredAccount(conn); // again: the session may have finished a rollover
     const account = await findAccount(session.client(stored.key));
     printAccount(io, { heading: 'account', view: accountView(account, stored.keyFile, await thumbprintOf(stored.key)), json: opts.json });
     return 0;
@@ -167,8 +172,8 @@ export async function runAccountUpdate(opts: AccountUpdateOptions, io: CliIo): P
   const scope = new RunScope({ warn: io.err });
   return scope.run(async () => {
     await lockFor(conn, scope);
-    const stored = await requireStoredAccount(conn); // again, under the lock
     const session = await openSession(conn, scope);
+    const stored = await requireStoredAccount(conn); // again, under the lock and after the session
     const client = session.client(stored.key);
     const found = await findAccount(client);
     await rememberUrl(conn, stored, found.url);
@@ -188,8 +193,8 @@ export async function runAccountDeactivate(opts: AccountOptions, io: CliIo): Pro
   const scope = new RunScope({ warn: io.err });
   return scope.run(async () => {
     await lockFor(conn, scope);
-    const stored = await requireStoredAccount(conn);
     const session = await openSession(conn, scope);
+    const stored = await requireStoredAccount(conn); // again, under the lock and after the session
     const client = session.client(stored.key);
     await findAccount(client);
     const account = await client.deactivateAccount();

@@ -8,6 +8,8 @@ import { fetchDirectory } from '../acme/directory.js';
 import type { AccountKey } from '../acme/jws.js';
 import { HttpTransport } from '../acme/transport.js';
 import type { Account, Directory } from '../acme/types.js';
+import { settleInterruptedRollover } from '../account-rollover-recovery.js';
+import { CertStore } from '../store/cert-store.js';
 import type { ConnectionOptions } from './connection-options.js';
 import type { RunScope } from './run-scope.js';
 
@@ -21,11 +23,18 @@ export interface AcmeSession {
   client(key: AccountKey, accountUrl?: string): AcmeClient;
 }
 
-/** Opens the transport (closed with `scope`) and fetches the directory: the command's first request. */
+/**
+ * Opens the transport (closed with `scope`) and fetches the directory: the command's first request. Then
+ * finishes a key rollover a crash interrupted (account-rollover-recovery.ts), so read the stored account
+ * after this call.
+ */
 export async function openSession(conn: ConnectionOptions, scope: RunScope): Promise<AcmeSession> {
   const transport = new HttpTransport({ caPem: conn.caBundle, timeoutMs: HTTP_TIMEOUT_MS });
   scope.defer('ACME transport', () => transport.close());
   const directory = await fetchDirectory(transport, conn.directoryUrl, scope.signal);
+  scope.check();
+  // A rollover killed after the CA took the new key: adopt that key before anything uses the account.
+  await settleInterruptedRollover({ store: new CertStore(conn.storeDir), directoryUrl: conn.directoryUrl, directory, transport, signal: scope.signal });
   scope.check();
   return {
     directory,

@@ -77,7 +77,7 @@ export async function parseRevokeOptions(raw: RawRevokeOptions): Promise<RevokeO
 /** Revokes the certificate and prints what was revoked and who signed the request. */
 export async function runRevoke(opts: RevokeOptions, io: CliIo): Promise<number> {
   const conn = opts.connection;
-  const stored = opts.certKey === undefined ? await requireStoredAccount(conn) : undefined; // before any request
+  if (opts.certKey === undefined) await requireStoredAccount(conn); // before any request
   const scope = new RunScope({ warn: io.err });
   return scope.run(async () => {
     const session = await openSession(conn, scope);
@@ -88,7 +88,8 @@ export async function runRevoke(opts: RevokeOptions, io: CliIo): Promise<number>
       await client.revokeCertificate(opts.certDer, { ...reason, signWith: { certKey: opts.certKey.privateKey } });
       signedBy = "the certificate's key";
     } else {
-      const client = session.client(stored!.key);
+      const current = await requireStoredAccount(conn); // after the session, which may have finished a rollover
+      const client = session.client(current.key);
       const account = await findAccount(client);
       await client.revokeCertificate(opts.certDer, { ...reason, signWith: 'account' });
       signedBy = `account ${account.url}`;

@@ -66,6 +66,9 @@ const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const WILDCARD_DIR_PREFIX = '_wildcard_.';
 
 /** The directory-safe form of a domain: lowercased LDH labels, `*.` replaced by `_wildcard_.`. */
+/** The new key of an account key rollover in progress, next to `account.key`. */
+const PENDING_ACCOUNT_KEY = 'account.key.next';
+
 function safeDomain(domain: string): string {
   const bad = (): InvalidInputError =>
     new InvalidInputError(ErrorCode.invalidDomain, `not a storable domain name: ${JSON.stringify(domain)}`, {
@@ -561,6 +564,30 @@ export class CertStore {
     } catch (err) {
       throw storeError(`cannot save account in ${dir}`, dir, err);
     }
+  }
+
+  /**
+   * §7.3.5 key rollover, crash-safe: the new key is written (0600) to `account.key.next` before keyChange
+   * is sent, so a process killed after the CA accepted it and before `saveAccount` still has it.
+   * `settleInterruptedRollover` (src/account-rollover-recovery.ts) decides, by asking the CA, which key wins.
+   */
+  async savePendingAccountKey(directoryUrl: string, keyPem: string): Promise<void> {
+    const dir = this.accountDir(directoryUrl);
+    try {
+      await ensureDir(dir, 0o700);
+      await writeFileAtomic(join(dir, PENDING_ACCOUNT_KEY), keyPem, 0o600);
+    } catch (err) {
+      throw storeError(`cannot save the new account key in ${dir}`, dir, err);
+    }
+  }
+
+  /** The key of a rollover that did not finish, if any. */
+  loadPendingAccountKey(directoryUrl: string): Promise<string | undefined> {
+    return readOptional(join(this.accountDir(directoryUrl), PENDING_ACCOUNT_KEY));
+  }
+
+  async clearPendingAccountKey(directoryUrl: string): Promise<void> {
+    await rm(join(this.accountDir(directoryUrl), PENDING_ACCOUNT_KEY), { force: true });
   }
 
   /** Loads the account for `directoryUrl`; `undefined` when no key is stored. */

@@ -19,6 +19,7 @@ import { AcmeClient } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
 import { jwkThumbprint, toAccountKey, type AccountKey } from '../../src/acme/jws.js';
 import { HttpTransport } from '../../src/acme/transport.js';
+import { generateKeyPair } from '../../src/crypto/keys.js';
 import { AcmeProblemError } from '../../src/errors.js';
 import { freePort } from '../../src/net/free-port.js';
 import { startPebble, type PebbleInstance } from '../../src/pebble/pebble-server.js';
@@ -193,6 +194,36 @@ describe('leec account and leec revoke against Pebble', () => {
     const lookup = new AcmeClient({ directory, transport, accountKey: oldKey });
     await assert.rejects(lookup.newAccount({ onlyReturnExisting: true }), (e: unknown) => e instanceof AcmeProblemError && e.problem?.type === `${ERR}accountDoesNotExist`);
     await assert.rejects(new AcmeClient({ directory, transport, accountKey: oldKey, accountUrl }).getAccount(), AcmeProblemError);
+  });
+
+  it('a rollover killed after the CA took the new key: the next command adopts the kept key (account.key.next)', T, async () => {
+    const pendingFile = `${keyFile}.next`;
+    const oldPem = await readFile(keyFile, 'utf8');
+    const before = await showJson();
+    // What `account rollover` does up to its crash: the new key kept, keyChange accepted, account.key not yet replaced.
+    const next = await generateKeyPair('ec256');
+    await writeFile(pendingFile, next.privateKeyPem, { mode: 0o600 });
+    const directory = await fetchDirectory(transport, pebble.directoryUrl);
+    await new AcmeClient({ directory, transport, accountKey: await signingKey(oldPem), accountUrl }).keyChange(await signingKey(next.privateKeyPem));
+
+    const after = await showJson();
+    assert.equal(after.url, accountUrl, 'the same account, not a new one');
+    assert.notEqual(after.thumbprint, before.thumbprint);
+    assert.equal(await readFile(keyFile, 'utf8'), next.privateKeyPem, 'the kept key is now the stored key');
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    assert.equal(existsSync(pendingFile), false);
+  });
+
+  it('a rollover killed before the CA took the new key: the kept key is dropped, the stored one still works', T, async () => {
+    const pendingFile = `${keyFile}.next`;
+    const stored = await readFile(keyFile, 'utf8');
+    const before = await showJson();
+    await writeFile(pendingFile, (await generateKeyPair('ec256')).privateKeyPem, { mode: 0o600 });
+    const after = await showJson();
+    assert.equal(after.url, accountUrl);
+    assert.equal(after.thumbprint, before.thumbprint);
+    assert.equal(await readFile(keyFile, 'utf8'), stored);
+    assert.equal(existsSync(pendingFile), false);
   });
 
   it('revoke by the account key, then by the certificate key; a second revocation exits 1 with alreadyRevoked', T, async () => {
