@@ -3,6 +3,7 @@
  * certmagic's rule). Pure functions plus one store read; no network, so a CLI can decide before it
  * starts anything.
  */
+import { X509Certificate } from 'node:crypto';
 import type { CertStore } from './store/cert-store.js';
 import type { CertificateResult } from './certificate-result.js';
 import { checkKeyType } from './options.js';
@@ -17,14 +18,15 @@ export function isDueForRenewal(notBefore: string, notAfter: string, now: number
 }
 
 /**
- * The stored certificate of `domain` if it covers exactly `names`, has `keyType` and is not due;
- * else undefined.
+ * The stored certificate of `domain` if it covers exactly `names`, has `keyType`, is not due and was
+ * not revoked (`leec revoke` records it); else undefined.
  */
 export async function loadFreshCertificate(store: CertStore, domain: string, names: string[], keyType: KeyType, now: number = Date.now()) {
   const stored = await store.loadCertificate(domain);
   if (!stored) return undefined;
   const sameNames = stored.names.length === names.length && stored.names.every((n) => names.includes(n));
   if (!sameNames || stored.keyType !== keyType || isDueForRenewal(stored.notBefore, stored.notAfter, now)) return undefined;
+  if (await store.isRevoked(domain, new X509Certificate(stored.certPem).serialNumber)) return undefined;
   return stored;
 }
 

@@ -14,6 +14,7 @@ import { findAccount, openSession } from './acme-session.js';
 import { badOption, parseConnectionOptions, type ConnectionOptions, type RawConnectionOptions } from './connection-options.js';
 import type { CliIo } from './io.js';
 import { parseRevocationReason, reasonName } from './revocation-reason.js';
+import { CertStore } from '../store/cert-store.js';
 import { RunScope } from './run-scope.js';
 import { requireStoredAccount, signingKey } from './stored-account.js';
 
@@ -98,6 +99,12 @@ export async function runRevoke(opts: RevokeOptions, io: CliIo): Promise<number>
     io.out(`  names      ${opts.names.join(', ') || '(none)'}`);
     io.out(`  reason     ${opts.reason === undefined ? '(none sent)' : `${opts.reason} ${reasonName(opts.reason)}`}`);
     io.out(`  signed by  ${signedBy}`);
+    // Never reused as fresh afterwards: the next `leec issue` for it orders a new certificate.
+    const storedFor = await new CertStore(conn.storeDir).recordRevocation(opts.serialNumber).catch((e: unknown) => {
+      io.err(`leec: warning: revoked, but not marked in the store ${conn.storeDir}: ${(e as Error).message}`);
+      return undefined;
+    });
+    if (storedFor !== undefined) io.out(`  store      ${storedFor}: marked revoked, the next \`leec issue\` orders a new one`);
     return 0;
   });
 }

@@ -66,6 +66,9 @@ const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const WILDCARD_DIR_PREFIX = '_wildcard_.';
 
 /** The directory-safe form of a domain: lowercased LDH labels, `*.` replaced by `_wildcard_.`. */
+/** The serials of a domain's revoked certificates (§7.6), next to its set. */
+const REVOKED_FILE = 'revoked.json';
+
 /** The new key of an account key rollover in progress, next to `account.key`. */
 const PENDING_ACCOUNT_KEY = 'account.key.next';
 
@@ -521,6 +524,44 @@ export class CertStore {
       if (typeof meta?.domain === 'string') out.push(meta.domain);
     }
     return out.sort();
+  }
+
+  /**
+   * Records that a stored certificate, by its serial (hex, as X509Certificate.serialNumber), was revoked (RFC 8555 §7.6), in `<domain>/revoked.json` beside its
+   * set, so it is never reused as fresh. Returns the domain that stores it, or undefined when no
+   * domain's current certificate has this serial. The set itself stays served until a new one replaces it.
+   */
+  async recordRevocation(serial: string): Promise<string | undefined> {
+    for (const domain of await this.listDomains()) {
+      const stored = await this.loadCertificate(domain).catch(() => undefined);
+      if (!stored || new X509Certificate(stored.certPem).serialNumber !== serial) continue;
+      const path = join(this.domainDir(domain), REVOKED_FILE);
+      const serials = new Set(await this.#revokedSerials(domain));
+      serials.add(serial);
+      try {
+        await writeFileAtomic(path, `${JSON.stringify({ serials: [...serials] }, null, 2)}\n`, 0o644);
+      } catch (err) {
+        throw storeError(`cannot record the revocation in ${path}`, path, err);
+      }
+      return domain;
+    }
+    return undefined;
+  }
+
+  /** Whether the certificate with this serial (hex, as X509Certificate.serialNumber) of `domain` was revoked. */
+  async isRevoked(domain: string, serial: string): Promise<boolean> {
+    return (await this.#revokedSerials(domain)).includes(serial);
+  }
+
+  async #revokedSerials(domain: string): Promise<string[]> {
+    const text = await readOptional(join(this.domainDir(domain), REVOKED_FILE));
+    if (text === undefined) return [];
+    try {
+      const serials = (JSON.parse(text) as { serials?: unknown }).serials;
+      return Array.isArray(serials) ? serials.filter((s): s is string => typeof s === 'string') : [];
+    } catch (err) {
+      throw storeError(`${REVOKED_FILE} of ${domain} is not valid JSON`, join(this.domainDir(domain), REVOKED_FILE), err);
+    }
   }
 
   /**

@@ -5,7 +5,7 @@
  * Bad input must end with exit 2, one stderr line, and no connection to the CA.
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -228,8 +228,10 @@ describe('leec account and leec revoke against Pebble', () => {
 
   it('revoke by the account key, then by the certificate key; a second revocation exits 1 with alreadyRevoked', T, async () => {
     const first = await issue('revoke.example.test', false);
+    const firstPem = await readFile(first.cert, 'utf8');
     const r = await runCli(['revoke', ...conn, '--cert', first.cert, '--reason', 'keyCompromise']);
     assert.equal(r.code, 0, show(r));
+    assert.equal(field(r, 'store'), 'revoke.example.test: marked revoked, the next `leec issue` orders a new one');
     assert.match(r.stdout, /^revoked certificate [0-9A-F]+$/m, show(r));
     assert.equal(field(r, 'names'), 'revoke.example.test');
     assert.equal(field(r, 'reason'), '1 keyCompromise');
@@ -239,7 +241,9 @@ describe('leec account and leec revoke against Pebble', () => {
     assert.equal(again.stdout, '');
     assert.match(again.stderr, /^leec: ERR_ACME_PROBLEM: HTTP 400 alreadyRevoked at revokeCert\b.*\n$/, show(again));
 
-    const second = await issue('revoke.example.test', true);
+    // Without --force: the revoked certificate, though far from due, is not reused.
+    const second = await issue('revoke.example.test', false);
+    assert.notEqual(new X509Certificate(await readFile(second.cert, 'utf8')).serialNumber, new X509Certificate(firstPem).serialNumber);
     // Signed by the certificate's key (jwk): no account involved, the store is not even read.
     const byKey = await runCli(['revoke', ...conn, '--out', path.join(dir, 'empty-store'), '--cert', second.cert, '--key', second.key, '--reason', '4']);
     assert.equal(byKey.code, 0, show(byKey));
