@@ -37,18 +37,31 @@ function fetchChain(host: string, port: number, servername: string | undefined):
   });
 }
 
+/** A file given as certificates must hold at least one PEM `CERTIFICATE` block (a key, DER or text does not). */
+function requireCertificates(pem: string, what: string): void {
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) {
+    throw new InvalidInputError(ErrorCode.invalidOption, `${what} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, { step: 'input' });
+  }
+}
+
 export async function runInspect(opts: InspectOptions, io: CliIo): Promise<number> {
   const trustPem = opts.caFile === undefined ? undefined : await readFile(opts.caFile, 'utf8').catch((cause: unknown) => {
     throw new InvalidInputError(ErrorCode.invalidOption, `--ca ${opts.caFile}: ${(cause as Error).message}`, { step: 'input' });
   });
+  if (trustPem !== undefined) requireCertificates(trustPem, `--ca ${opts.caFile}`);
   const m = HOST_PORT.exec(opts.target);
   let pem: string;
   if (m && !(await readFile(opts.target).then(() => true, () => false))) {
-    pem = await fetchChain(m[1]!, Number(m[2]), opts.servername);
+    const port = Number(m[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new InvalidInputError(ErrorCode.invalidOption, `${opts.target}: the port must be 1 to 65535`, { step: 'input', data: { target: opts.target } });
+    }
+    pem = await fetchChain(m[1]!, port, opts.servername);
   } else {
     pem = await readFile(opts.target, 'utf8').catch((cause: unknown) => {
       throw new InvalidInputError(ErrorCode.invalidOption, `${opts.target} is neither a readable PEM file nor HOST:PORT: ${(cause as Error).message}`, { step: 'input' });
     });
+    requireCertificates(pem, opts.target);
   }
   const report = reportChain(pem, { trustPem });
   for (const line of formatReport(report)) io.out(line);

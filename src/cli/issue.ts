@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isIP } from 'node:net';
 import type { CertificateResult } from '../certificate-result.js';
 import { describeCertificate } from '../crypto/certificate.js';
 import { DEFAULT_KEY_TYPE, type KeyType } from '../crypto/key-type.js';
@@ -67,6 +68,12 @@ async function checkWebroot(dir: string): Promise<string> {
   return abs;
 }
 
+/** An address to listen on: an IP literal or `localhost`, so nothing is looked up in DNS. */
+function listenAddress(flag: string, host: string): string {
+  if (isIP(host) === 0 && host !== 'localhost') bad(`${flag} must be an IP address to listen on (0.0.0.0, ::, 127.0.0.1...), got ${JSON.stringify(host)}`, { [flag]: host });
+  return host;
+}
+
 /**
  * Checks every option without touching the network (the CA bundle file is read).
  * @throws InvalidInputError ERR_INVALID_DIRECTORY_URL, ERR_INVALID_DOMAIN, ERR_WILDCARD_NEEDS_DNS01,
@@ -81,10 +88,16 @@ export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOpti
   const keyType = raw.keyType === undefined ? undefined : checkKeyType(raw.keyType);
 
   if (raw.httpPort !== undefined && raw.webroot !== undefined) bad('--http-port and --webroot are mutually exclusive');
+  // A flag this order would not use is a mistake in the command line, not something to ignore.
+  if (challenge !== 'http-01' && (raw.httpPort !== undefined || raw.webroot !== undefined)) {
+    bad(`--http-port and --webroot serve http-01, but this order uses ${challenge}`);
+  }
+  if (challenge !== 'tls-alpn-01' && raw.tlsPort !== undefined) bad(`--tls-port serves tls-alpn-01, but this order uses ${challenge}`);
+  if (raw.httpHost !== undefined && raw.httpPort === undefined) bad('--http-host goes with --http-port');
+  if (raw.tlsHost !== undefined && raw.tlsPort === undefined) bad('--tls-host goes with --tls-port');
   let http01: Http01Mode = { mode: 'embedded' };
   if (raw.httpPort !== undefined) {
-    const host = raw.httpHost ?? ISSUE_HTTP_HOST;
-    if (host.trim() === '') bad('--http-host must be an address');
+    const host = listenAddress('--http-host', raw.httpHost ?? ISSUE_HTTP_HOST);
     http01 = { mode: 'standalone', port: parsePort('--http-port', raw.httpPort), host };
   } else if (raw.webroot !== undefined) {
     http01 = { mode: 'webroot', webroot: await checkWebroot(raw.webroot) };
@@ -109,8 +122,7 @@ export async function parseIssueOptions(raw: RawIssueOptions): Promise<IssueOpti
   const dns01 = await parseDns01Flags(raw, challenge);
   if (dns01) supervisor.dns01 = dns01;
   if (raw.tlsPort !== undefined) {
-    const host = raw.tlsHost ?? ISSUE_HTTP_HOST;
-    if (host.trim() === '') bad('--tls-host must be an address');
+    const host = listenAddress('--tls-host', raw.tlsHost ?? ISSUE_HTTP_HOST);
     supervisor.tlsAlpn01 = { mode: 'standalone', port: parsePort('--tls-port', raw.tlsPort), host };
   } else if (challenge === 'tls-alpn-01') {
     bad('--challenge tls-alpn-01 needs --tls-port (a real CA validates on port 443)');

@@ -120,7 +120,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--san <name>', 'extra name (subjectAltName); repeatable', collect, [])
     .option('--ca-bundle <file>', "PEM file of trust anchors for the CA's HTTPS (instead of the system store)")
     .option('--http-port <port>', 'serve http-01 challenges on this port (a real CA validates on port 80)')
-    .option('--http-host <address>', 'address the http-01 responder binds', ISSUE_HTTP_HOST)
+    .option('--http-host <address>', `address the http-01 responder binds (default ${ISSUE_HTTP_HOST})`)
     .option('--webroot <dir>', "write http-01 tokens under <dir>/.well-known/acme-challenge/ for your own web server")
     .option('--out <dir>', 'store directory (certificates/<domain>/, accounts/)', ISSUE_OUT)
     .option('--key-type <type>', `certificate key type: ${KEY_TYPES.join(', ')} (default: rsa4096)`)
@@ -133,7 +133,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
     .option('--dns-resolver <ip[:port]>', "dns-01: check the TXT value here before answering (default: the zone's authoritative servers); repeatable", collect, [])
     .option('--dns-timeout <seconds>', 'dns-01: how long the TXT value may take to appear (default 120)')
     .option('--tls-port <port>', 'tls-alpn-01: serve the challenge on this port (a real CA validates on port 443)')
-    .option('--tls-host <address>', 'address the tls-alpn-01 responder binds', ISSUE_HTTP_HOST)
+    .option('--tls-host <address>', `address the tls-alpn-01 responder binds (default ${ISSUE_HTTP_HOST})`)
     .option('--profile <name>', "an ACME profile the CA lists in its directory's meta.profiles")
     .action(async (raw: RawIssueOptions) => {
       setExit(await runIssue(await parseIssueOptions(raw), io));

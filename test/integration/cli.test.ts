@@ -233,6 +233,13 @@ test('leec issue: bad input fails with one stderr line and no network request', 
     { args: base({ '--challenge': 'dns-01', '--dns-provider': 'challtestsrv', '--dns-option': 'url=http://127.0.0.1:1', '--domain': '127.0.0.1' }), code: 'ERR_INVALID_DOMAIN' },
     { args: base({ '--dns-provider': 'challtestsrv' }), code: 'ERR_INVALID_OPTION' }, // --dns-* without dns-01
     { args: base({ '--challenge': 'tls-alpn-01' }), code: 'ERR_INVALID_OPTION' }, // no --tls-port
+    // Flags the order would not use, and listen addresses that would need a DNS lookup.
+    { args: base({ '--challenge': 'tls-alpn-01', '--tls-port': httpPort }), code: 'ERR_INVALID_OPTION' }, // --http-port too
+    { args: base({ '--tls-port': httpPort }), code: 'ERR_INVALID_OPTION' }, // with http-01
+    { args: [...base({ '--challenge': 'dns-01', '--dns-provider': 'challtestsrv', '--dns-option': 'url=http://127.0.0.1:1' })], code: 'ERR_INVALID_OPTION' }, // --http-port with dns-01
+    { args: base({ '--http-host': 'not an address' }), code: 'ERR_INVALID_OPTION' },
+    { args: base({ '--http-host': 'example.test' }), code: 'ERR_INVALID_OPTION' },
+    { args: [...base({}), '--tls-host', '127.0.0.1'], code: 'ERR_INVALID_OPTION' }, // without --tls-port
   ];
   const runs = await Promise.all(cases.map((c) => runCli(c.args, 30_000)));
   for (const [i, r] of runs.entries()) {

@@ -73,4 +73,21 @@ describe('leec inspect', () => {
       server.close();
     }
   });
+
+  it('a file with no PEM certificate (a key, text), a --ca without one, or a bad port: exit 2, ERR_INVALID_OPTION naming it', async () => {
+    const text = join(h.storeDir, 'notes.txt');
+    writeFileSync(text, 'not a certificate\n');
+    const cases: Array<{ args: string[]; names: string }> = [
+      { args: ['inspect', cert.paths.privkey], names: cert.paths.privkey },
+      { args: ['inspect', text], names: text },
+      { args: ['inspect', cert.paths.fullchain, '--ca', text], names: `--ca ${text}` },
+      { args: ['inspect', '127.0.0.1:99999'], names: '127.0.0.1:99999' },
+    ];
+    for (const c of cases) {
+      const r = await cli(c.args);
+      assert.equal(r.code, 2, r.out);
+      assert.equal(r.out.trim().split('\n').length, 1, r.out);
+      assert.ok(r.out.startsWith(`leec: ERR_INVALID_OPTION: ${c.names}`), r.out);
+    }
+  });
 });
