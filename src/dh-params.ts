@@ -4,8 +4,10 @@
  * generator 2, encoded as PKCS#3 DHParameter (RFC 2631 §2.1.1's `p`, `g`) PEM. Generated once, then reused.
  */
 import { generatePrime } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
+import { ErrorCode, InvalidInputError } from './errors.js';
 import { writeFileAtomic } from './store/atomic-write.js';
 
 const generatePrimeAsync = promisify(generatePrime) as unknown as (bits: number, opts: { safe: boolean; bigint: true }) => Promise<bigint>;
@@ -39,11 +41,53 @@ export async function generateDhParams(bits: number): Promise<string> {
   return dhParamsPem(await generatePrimeAsync(bits, { safe: true, bigint: true }));
 }
 
-/** The parameters in `path` when present (generated once, as LEEC did), else new ones written there (0644). */
+/** The size in bits of the prime of PKCS#3 DHParameter PEM; undefined when it is not that. */
+export function dhPrimeBits(pem: string): number | undefined {
+  const m = /-----BEGIN DH PARAMETERS-----([A-Za-z0-9+/=\s]+)-----END DH PARAMETERS-----/.exec(pem);
+  if (!m) return undefined;
+  const der = Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+  // SEQUENCE { INTEGER prime, ... }: skip the SEQUENCE header, read the INTEGER's length.
+  let i = 0;
+  const length = (): number | undefined => {
+    const first = der[i++];
+    if (first === undefined) return undefined;
+    if (first < 0x80) return first;
+    let n = 0;
+    for (let k = 0; k < (first & 0x7f); k++) n = n * 256 + (der[i++] ?? 0);
+    return n;
+  };
+  if (der[i++] !== 0x30 || length() === undefined || der[i++] !== 0x02) return undefined;
+  let len = length();
+  if (len === undefined || len === 0 || i + len > der.length) return undefined;
+  while (len > 1 && der[i] === 0) {
+    i++;
+    len--;
+  }
+  return (len - 1) * 8 + (32 - Math.clz32(der[i]!));
+}
+
+/**
+ * The parameters in `path` when they have a `bits`-bit prime (generated once, as LEEC did), else new ones
+ * written there (0644). A file there that holds no DH parameters is refused, not overwritten.
+ */
 export async function obtainDhParams(path: string, bits: number): Promise<{ pem: string; created: boolean }> {
-  const existing = await readFile(path, 'utf8').catch(() => undefined);
-  if (existing?.includes('-----BEGIN DH PARAMETERS-----')) return { pem: existing, created: false };
+  const existing = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw new InvalidInputError(ErrorCode.invalidOption, `--out ${path}: ${e.message}`, { step: 'input', data: { path } });
+  });
+  if (existing !== undefined) {
+    const have = dhPrimeBits(existing);
+    if (have === undefined) {
+      throw new InvalidInputError(ErrorCode.invalidOption, `--out ${path} exists and holds no DH parameters: not overwritten`, { step: 'input', data: { path } });
+    }
+    if (have === bits) return { pem: existing, created: false };
+  }
+  // Checked before the (long) generation: where the file goes must be a directory.
+  const dir = await stat(dirname(path)).catch(() => undefined);
+  if (!dir?.isDirectory()) throw new InvalidInputError(ErrorCode.invalidOption, `--out ${path}: ${dirname(path)} is not a directory`, { step: 'input', data: { path } });
   const pem = await generateDhParams(bits);
-  await writeFileAtomic(path, pem, 0o644);
+  await writeFileAtomic(path, pem, 0o644).catch((e: Error) => {
+    throw new InvalidInputError(ErrorCode.invalidOption, `--out ${path}: ${e.message}`, { step: 'input', data: { path } });
+  });
   return { pem, created: true };
 }
