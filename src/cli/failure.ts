@@ -3,6 +3,7 @@
  * LeecError code (ERR_INTERNAL for anything else), and the process exit code that goes with it.
  */
 import { ErrorCode, LeecError } from '../errors.js';
+import { shortProblemType } from '../acme/problem.js';
 import { firstLine } from './format.js';
 
 /** Exit status of a run that failed (ACME, network, store, a name that did not verify...). */
@@ -15,10 +16,23 @@ export function codeOf(err: unknown): string {
   return err instanceof LeecError ? err.code : ErrorCode.internal;
 }
 
-/** The one-line report of `err`: `leec: <CODE>: <first line of the message>`. */
+/** The one-line report of `err`: `leec: <CODE>: <first line of the message>`, and what to do when that is known. */
 export function failureLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  return `leec: ${codeOf(err)}: ${firstLine(message) || 'unknown error'}`;
+  const hint = hintFor(err);
+  return `leec: ${codeOf(err)}: ${firstLine(message) || 'unknown error'}${hint === undefined ? '' : ` (${hint})`}`;
+}
+
+/** The next step for the account problems a store cannot get out of by itself. */
+function hintFor(err: unknown): string | undefined {
+  const problem = err instanceof LeecError ? err.problem : undefined;
+  if (problem === undefined) return undefined;
+  const type = shortProblemType(problem.type);
+  if (type === 'externalAccountRequired') return 'this CA needs External Account Binding: run `leec account register --agree-tos --eab-kid KID --eab-hmac-key KEY` first';
+  if (type === 'unauthorized' && /deactivated/i.test(problem.detail ?? '')) {
+    return "the store's account is deactivated (RFC 8555 §7.3.6): move its account.key aside, or use another --out, and run `leec account register`";
+  }
+  return undefined;
 }
 
 /**

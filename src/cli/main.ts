@@ -236,6 +236,11 @@ if (isEntryPoint()) {
   };
   process.on('uncaughtException', last);
   process.on('unhandledRejection', last);
+  // `leec ... | head`: the reader went away, which ends the output, not the command's success.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') return last(err);
+    process.exit(process.exitCode ?? 0);
+  });
   void main(process.argv, io).then((code) => {
     process.exitCode = code;
     setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();

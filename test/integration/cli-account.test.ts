@@ -265,7 +265,7 @@ describe('leec account and leec revoke against Pebble', () => {
     const s = await runCli(['account', 'show', ...conn]);
     assert.equal(s.code, 1, show(s));
     assert.equal(s.stdout, '');
-    assert.match(s.stderr, /^leec: ERR_ACME_PROBLEM: HTTP 403 unauthorized at newAccount - .*deactivated\n$/, show(s));
+    assert.match(s.stderr, /^leec: ERR_ACME_PROBLEM: HTTP 403 unauthorized at newAccount - .*deactivated \(the store's account is deactivated \(RFC 8555 §7\.3\.6\): move its account\.key aside, or use another --out, and run `leec account register`\)\n$/, show(s));
     assert.equal(await readFile(keyFile, 'utf8'), keyBefore);
   });
 });
@@ -281,7 +281,7 @@ describe('leec account register with External Account Binding (RFC 8555 §7.3.4)
     const conn = ['--directory', pebble.directoryUrl, '--ca-bundle', path.join(dir, 'ca.pem'), '--out', path.join(dir, 'store')];
     const refused = await runCli(['account', 'register', ...conn, '--agree-tos']);
     assert.equal(refused.code, 1, show(refused));
-    assert.match(refused.stderr, /^leec: ERR_ACME_PROBLEM: HTTP \d+ externalAccountRequired at newAccount\b/, show(refused));
+    assert.match(refused.stderr, /^leec: ERR_ACME_PROBLEM: HTTP \d+ externalAccountRequired at newAccount\b.* \(this CA needs External Account Binding: run `leec account register --agree-tos --eab-kid KID --eab-hmac-key KEY` first\)\n$/, show(refused));
     const r = await runCli(['account', 'register', ...conn, '--agree-tos', '--eab-kid', 'kid-1', '--eab-hmac-key', `${macKey}=`, '--json']);
     assert.equal(r.code, 0, show(r));
     assert.ok(!r.stdout.includes(macKey) && !r.stderr.includes(macKey), 'the MAC key is never printed');
