@@ -3,7 +3,10 @@
  * from a PEM file or a live TLS server (the chain it presents), and whether it verifies.
  */
 import { readFile } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import tls from 'node:tls';
+import { splitPemChain } from '../crypto/certificate.js';
 import { reportChain, type ChainReport } from '../crypto/chain-report.js';
 import { ErrorCode, InvalidInputError, TransportError } from '../errors.js';
 import type { CliIo } from './io.js';
@@ -65,7 +68,18 @@ export async function runInspect(opts: InspectOptions, io: CliIo): Promise<numbe
   }
   const report = reportChain(pem, { trustPem });
   for (const line of formatReport(report)) io.out(line);
-  return report.verified ? 0 : 1;
+  // From a server, the leaf must also be for the name asked for (RFC 6125), as a TLS client checks.
+  const asked = m ? (opts.servername ?? m[1]!.replace(/^\[|\]$/g, '')) : opts.servername;
+  if (asked === undefined) return report.verified ? 0 : 1;
+  const matches = leafMatches(pem, asked);
+  io.out(`name match   ${matches ? 'yes' : 'no'} (${asked})`);
+  return report.verified && matches ? 0 : 1;
+}
+
+/** Whether the first certificate of `pem` is valid for `name`: a DNS name (wildcards as TLS allows) or an IP. */
+function leafMatches(pem: string, name: string): boolean {
+  const leaf = new X509Certificate(splitPemChain(pem)[0]!);
+  return isIP(name) !== 0 ? leaf.checkIP(name) !== undefined : leaf.checkHost(name) !== undefined;
 }
 
 export function formatReport(r: ChainReport): string[] {

@@ -69,6 +69,12 @@ describe('leec inspect', () => {
       assert.equal(r.code, 0, r.out);
       assert.match(r.out, /certificate 1 \(CA\)/);
       assert.match(r.out, /verifies {5}yes/);
+      assert.match(r.out, /^name match {3}yes \(www\.inspect\.example\.test\)$/m);
+      // A chain that verifies but is for other names is not a pass, as a TLS client would refuse it.
+      const other = await cli(['inspect', `127.0.0.1:${port}`, '--servername', 'other.example.test', '--ca', rootFile]);
+      assert.equal(other.code, 1, other.out);
+      assert.match(other.out, /verifies {5}yes/);
+      assert.match(other.out, /^name match {3}no \(other\.example\.test\)$/m);
     } finally {
       server.close();
     }
