@@ -6,19 +6,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../support/pebble-harness.js';
+import { activeResources, settleResources } from '../support/active-resources.js';
 
-/** Active resources by type, e.g. { Timeout: 1, TCPSocketWrap: 2 }. */
-function resources(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
-  return out;
-}
 
-async function settle(): Promise<void> {
-  // Closed sockets and finished timers leave the list on the next turns of the event loop.
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  await new Promise((r) => setTimeout(r, 50));
-}
 
 describe('no handle left after shutdown', { timeout: 120_000 }, () => {
   let h: Harness;
@@ -28,8 +18,8 @@ describe('no handle left after shutdown', { timeout: 120_000 }, () => {
   after(async () => h.close());
 
   it('issues with every challenge, shuts down, and the active resources are back to the baseline', async () => {
-    await settle();
-    const baseline = resources();
+    await settleResources();
+    const baseline = activeResources();
     const sup = await h.supervisor({
       tlsAlpn01: { mode: 'standalone', port: h.pebble.tlsPort },
       dns01: {
@@ -43,10 +33,10 @@ describe('no handle left after shutdown', { timeout: 120_000 }, () => {
       sup.obtainCertificate('handles-alpn.example.test', { challenge: 'tls-alpn-01' }),
     ]);
     assert.deepEqual(results.map((r) => r.reused), [false, false, false]);
-    const during = resources();
+    const during = activeResources();
     assert.ok((during['TCPServerWrap'] ?? 0) >= (baseline['TCPServerWrap'] ?? 0) + 2, `two responders listening: ${JSON.stringify(during)}`);
     await sup.shutdown();
-    await settle();
-    assert.deepEqual(resources(), baseline);
+    await settleResources();
+    assert.deepEqual(activeResources(), baseline);
   });
 });

@@ -25,31 +25,10 @@ import { registeredDomain } from '../../src/lifecycle/registered-domain.js';
 import { AbortedError, ErrorCode, InvalidInputError } from '../../src/errors.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { caught } from '../support/caught.js';
+import { flush, maxInAnyWindow, seeded } from '../support/simulation.js';
 
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** The largest number of events in any window [s, s + w). */
-function maxInAnyWindow(unsorted: number[], w: number): number {
-  const times = [...unsorted].sort((a, b) => a - b);
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < times.length; i++) {
-    while (times[j]! <= times[i]! - w) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 /**
  * A gate with bookkeeping: start times, tickets, the onQueued events; `auto` releases a started job at once
@@ -451,7 +430,7 @@ describe('RateLimitGate: no window of time exceeds a limit (random streams, heav
 
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`seed ${seed}: 300 jobs, random names, durations and failures`, async () => {
-      const rnd = prng(seed);
+      const rnd = seeded(seed);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
       const clock = new FakeClock(0);
       const gate = new RateLimitGate({ clock, limits, maxConcurrent });

@@ -16,23 +16,13 @@ import {
 } from '../../src/lifecycle/renewal-policy.js';
 import { GAVE_UP_RETRY_MS, MAX_RETRY_DURATION_MS, RETRY_LADDER_MS, nextRetry, retryDelayMs } from '../../src/lifecycle/retry-ladder.js';
 import { ErrorCode, InvalidInputError } from '../../src/errors.js';
+import { seeded } from '../support/simulation.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const fixed = (r: number) => (): number => r;
 
 function cert(days: number, from = T0): { notBefore: Date; notAfter: Date } {

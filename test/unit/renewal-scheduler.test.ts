@@ -7,6 +7,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../support/fake-clock.js';
+import { flush, runUntil, seeded } from '../support/simulation.js';
 import {
   DEFAULT_BATCH_SIZE,
   MAX_TIMER_DELAY_MS,
@@ -23,32 +24,8 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 1);
 
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Lets promise callbacks (renew outcomes) run. */
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** Advances the clock timer by timer up to `end`, letting outcomes settle after each one. */
-async function runUntil(clock: FakeClock, end: number, each?: () => void): Promise<void> {
-  for (;;) {
-    const next = clock.pending()[0];
-    if (next === undefined || clock.now() + next > end) break;
-    clock.advance(next);
-    await flush();
-    each?.();
-  }
-  clock.advance(end - clock.now());
-  await flush();
-}
 
 interface Deferred {
   promise: Promise<RenewOutcome>;

@@ -7,29 +7,9 @@ import assert from 'node:assert/strict';
 import { TokenBucket, validateWindowLimit } from '../../src/lifecycle/token-bucket.js';
 import { ErrorCode, InvalidInputError } from '../../src/errors.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { maxInAnyWindow, seeded } from '../support/simulation.js';
 
-/** A small seeded PRNG (mulberry32), so a failing stream can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** The largest number of events in any window [s, s + w) (events sorted). */
-function maxInAnyWindow(times: number[], w: number): number {
-  let best = 0;
-  let j = 0;
-  for (let i = 0; i < times.length; i++) {
-    while (times[j]! <= times[i]! - w) j++;
-    best = Math.max(best, i - j + 1);
-  }
-  return best;
-}
 
 /** Events e with t - w < e <= t. */
 function inWindowAt(times: number[], t: number, w: number): number {
@@ -90,7 +70,7 @@ describe('TokenBucket', () => {
 
   it('random streams: no window of windowMs ever holds more than count, and every refusal was necessary', () => {
     for (let seed = 1; seed <= 40; seed++) {
-      const rnd = prng(seed);
+      const rnd = seeded(seed);
       const cap = 1 + Math.floor(rnd() * 8);
       const w = 1 + Math.floor(rnd() * 500);
       const clock = new FakeClock(Math.floor(rnd() * 1e6));
