@@ -74,6 +74,43 @@ describe('order options through the Supervisor (fake CA with ARI and profiles)',
     assert.equal(ca.replacedBy(certId), secondOrder);
   });
 
+  it('renewals are scheduled in the CA\'s ARI window (RFC 9773 §4.2), also when rebuilt after a restart; a window past the lifetime rule is not used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'leec-order-options-ari-'));
+    const until = async <T>(f: () => T | undefined): Promise<T> => {
+      for (let i = 0; i < 500; i++) {
+        const v = f();
+        if (v !== undefined) return v;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('no schedule');
+    };
+    try {
+      const first = await Supervisor.start(options({ storeDir: dir }));
+      const r = await first.obtainCertificate('ari.example.test');
+      // This CA's default window starts at two thirds of the lifetime, where the lifetime rule is: not used.
+      const initial = await until(() => first.renewals().find((x) => x.at !== undefined));
+      assert.equal(initial.reason, 'lifetime');
+      await first.shutdown();
+
+      const nb = Date.parse(r.notBefore);
+      const life = Date.parse(r.notAfter) - nb;
+      const start = new Date(nb + life / 2);
+      const end = new Date(nb + life * 0.6);
+      ca.setRenewalInfo(certificateIdentifier(readFileSync(r.paths.cert, 'utf8')), { start, end, retryAfter: '3600' });
+      const second = await Supervisor.start(options({ storeDir: dir }));
+      try {
+        const [rebuilt] = second.renewals();
+        assert.equal(rebuilt?.domain, 'ari.example.test');
+        assert.equal(rebuilt.reason, 'ari');
+        assert.ok(rebuilt.at! >= start.getTime() && rebuilt.at! < end.getTime(), `at ${new Date(rebuilt.at!).toISOString()} in [${start.toISOString()}, ${end.toISOString()})`);
+      } finally {
+        await second.shutdown();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an unknown profile or inverted validity is refused before any request', async () => {
     const before = ca.calls.length;
     await assert.rejects(sup.obtainCertificate('x.example.test', { profile: 'nope' }), (e: unknown) => {
