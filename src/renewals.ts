@@ -48,27 +48,49 @@ export function renewalChallenge(names: readonly string[], last: ChallengeType |
 }
 
 /**
- * The CA's suggested renewal window for a certificate (RFC 9773 §4.2), or undefined when the CA has no
- * ARI, there is no shared account key to build a client with, or the request fails (the lifetime rule
- * then applies: ARI only ever moves a renewal earlier).
+ * The CA's suggested renewal windows (RFC 9773 §4.2), for one supervisor: one keep-alive transport and one
+ * client, made on first use and closed with the supervisor. `window()` answers undefined when the CA has no
+ * ARI, there is no shared account key to build a client with, or the request fails: the lifetime rule
+ * then applies (ARI only ever moves a renewal earlier).
  */
-export async function ariWindow(opts: {
-  directory: Directory;
-  caPem: string | undefined;
-  timeoutMs: number;
-  accountKeyPem: string | undefined;
-  certPem: string;
-}): Promise<{ start: Date; end: Date } | undefined> {
-  if (opts.directory.renewalInfo === undefined || opts.accountKeyPem === undefined) return undefined;
-  const transport = new HttpTransport({ caPem: opts.caPem, timeoutMs: opts.timeoutMs });
-  try {
-    const privateKey = loadPrivateKey(opts.accountKeyPem);
-    const accountKey = await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
-    const info = await new AcmeClient({ directory: opts.directory, transport, accountKey }).getRenewalInfo(opts.certPem);
-    return info.suggestedWindow;
-  } catch {
-    return undefined;
-  } finally {
-    transport.close();
+export class RenewalInfoSource {
+  readonly #opts: { directory: Directory; caPem: string | undefined; timeoutMs: number; accountKeyPem: string | undefined };
+  #transport: HttpTransport | undefined;
+  #client: Promise<AcmeClient> | undefined;
+  #closed = false;
+
+  constructor(opts: { directory: Directory; caPem: string | undefined; timeoutMs: number; accountKeyPem: string | undefined }) {
+    this.#opts = opts;
+  }
+
+  /** Whether windows can be asked for at all. */
+  get available(): boolean {
+    return !this.#closed && this.#opts.directory.renewalInfo !== undefined && this.#opts.accountKeyPem !== undefined;
+  }
+
+  async window(certPem: string): Promise<{ start: Date; end: Date } | undefined> {
+    if (!this.available) return undefined;
+    try {
+      const info = await (await this.#clientOnce()).getRenewalInfo(certPem);
+      return info.suggestedWindow;
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#transport?.close();
+  }
+
+  #clientOnce(): Promise<AcmeClient> {
+    this.#client ??= (async () => {
+      const transport = new HttpTransport({ caPem: this.#opts.caPem, timeoutMs: this.#opts.timeoutMs });
+      this.#transport = transport;
+      const privateKey = loadPrivateKey(this.#opts.accountKeyPem!);
+      const accountKey = await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
+      return new AcmeClient({ directory: this.#opts.directory, transport, accountKey });
+    })();
+    return this.#client;
   }
 }

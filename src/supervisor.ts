@@ -5,6 +5,7 @@
  * job per domain, stores what agents obtain, and hot-swaps certificates into the SNI callback. Agent
  * incarnations are in agent-child.ts; the tree itself is runtime/supervisor-tree.ts.
  */
+import { X509Certificate } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
@@ -36,7 +37,7 @@ import type { Dns01Provider } from './dns/provider.js';
 import { resolveDnsProvider } from './dns/registry.js';
 import { RateLimitGate } from './lifecycle/rate-limit-gate.js';
 import { RenewalScheduler, type RenewOutcome } from './lifecycle/renewal-scheduler.js';
-import { ariWindow, failedRenewal, renewalChallenge, schedulerSpec } from './renewals.js';
+import { RenewalInfoSource, failedRenewal, renewalChallenge, schedulerSpec } from './renewals.js';
 import { CertStore } from './store/cert-store.js';
 import { CheckpointStore } from './store/checkpoint-store.js';
 import { lockStore, type StoreLock } from './store/store-lock.js';
@@ -63,6 +64,9 @@ export interface ObtainOptions {
   onlyIfDue?: boolean;
 }
 
+/** ARI requests (RFC 9773) in flight at once while a rebuilt schedule is refined. */
+const ARI_FETCHES_AT_ONCE = 4;
+
 /** How long a stopped agent gets to withdraw its tokens before its thread is terminated. */
 const STOP_GRACE_MS = 5_000;
 
@@ -88,6 +92,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #gate: RateLimitGate;
   /** Renews every managed certificate on time (autoRenew). */
   readonly #scheduler: RenewalScheduler;
+  /** The CA's ARI windows (RFC 9773), over one transport. */
+  readonly #renewalInfo: RenewalInfoSource;
   /** The challenge each domain was last obtained with, for its renewals. */
   readonly #lastChallenge = new Map<string, ChallengeType>();
   /** The standalone responders' current listeners (replaced when the tree restarts one). */
@@ -143,6 +149,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         const job = this.#jobById(e.id);
         if (job) this.emit('job:queued', { domain: job.domain, startsAt: e.startsAt, blockedBy: e.blockedBy, key: e.key });
       },
+    });
+    this.#renewalInfo = new RenewalInfoSource({
+      directory: init.directory,
+      caPem: init.options.caBundle,
+      timeoutMs: init.options.httpTimeoutMs,
+      accountKeyPem: init.account?.keyPem,
     });
     this.#scheduler = new RenewalScheduler({
       clock: init.options.clock,
@@ -523,7 +535,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
 
   /** Schedules a certificate's renewal: inside the CA's ARI window when it offers one, else by its lifetime. */
   async #scheduleRenewal(domain: string, c: { notBefore: string; notAfter: string; fullchainPem: string }): Promise<void> {
-    const ari = await this.#ariWindow(c.fullchainPem);
+    const ari = await this.#renewalInfo.window(c.fullchainPem);
     if (this.#closed) return;
     try {
       this.#scheduler.scheduleCertificate(domain, { notBefore: c.notBefore, notAfter: c.notAfter, ari });
@@ -532,21 +544,43 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
   }
 
-  #ariWindow(certPem: string): Promise<{ start: Date; end: Date } | undefined> {
-    return ariWindow({ directory: this.directory, caPem: this.options.caBundle, timeoutMs: this.options.httpTimeoutMs, accountKeyPem: this.#account?.keyPem, certPem });
-  }
-
-  /** After a restart: every certificate in the store is scheduled again from its own dates. */
+  /**
+   * After a restart: every certificate in the store is scheduled again from its own dates at once, and
+   * put in the SNI cache; a revoked one (`leec revoke`) renews now. When the CA offers ARI, the windows are
+   * then fetched in the background, a few at a time, and each still-waiting renewal moves into its window:
+   * start-up does not wait for one request per certificate.
+   */
   async #rebuildSchedule(): Promise<void> {
-    const entries: Array<{ domain: string; notBefore: string; notAfter: string; ari: { start: Date; end: Date } | undefined }> = [];
+    const entries: Array<{ domain: string; notBefore: string; notAfter: string; fullchainPem: string }> = [];
+    const revoked: string[] = [];
     for (const domain of await this.store.listDomains().catch(() => [])) {
       const stored = await this.store.loadCertificate(domain).catch(() => undefined);
       if (!stored) continue;
       this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
-      entries.push({ domain, notBefore: stored.notBefore, notAfter: stored.notAfter, ari: await this.#ariWindow(stored.fullchainPem) });
+      entries.push({ domain, notBefore: stored.notBefore, notAfter: stored.notAfter, fullchainPem: stored.fullchainPem });
+      if (await this.store.isRevoked(domain, new X509Certificate(stored.certPem).serialNumber).catch(() => false)) revoked.push(domain);
     }
-    const planned = this.#scheduler.rebuild(entries);
-    this.options.logger.info('renewal schedule rebuilt from the store', { certificates: planned.length });
+    const planned = this.#scheduler.rebuild(entries.map(({ domain, notBefore, notAfter }) => ({ domain, notBefore, notAfter })));
+    for (const domain of revoked) this.#scheduler.schedule(domain, this.options.clock.now());
+    this.options.logger.info('renewal schedule rebuilt from the store', { certificates: planned.length, revoked: revoked.length });
+    if (this.#renewalInfo.available) void this.#refineWithAri(entries.filter((e) => !revoked.includes(e.domain)));
+  }
+
+  /** Moves rebuilt renewals into the CA's ARI windows, `ARI_FETCHES_AT_ONCE` requests at a time. */
+  async #refineWithAri(entries: ReadonlyArray<{ domain: string; notBefore: string; notAfter: string; fullchainPem: string }>): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < entries.length && !this.#closed) {
+        const e = entries[next++]!;
+        const ari = await this.#renewalInfo.window(e.fullchainPem);
+        // Only a renewal still waiting on its lifetime moment: one that ran or was rescheduled meanwhile knows better.
+        if (ari === undefined || this.#closed || this.#scheduler.scheduled(e.domain)?.reason !== 'lifetime' || this.#scheduler.isRunning(e.domain)) continue;
+        this.#scheduler.scheduleCertificate(e.domain, { notBefore: e.notBefore, notAfter: e.notAfter, ari });
+      }
+    };
+    await Promise.all(Array.from({ length: ARI_FETCHES_AT_ONCE }, worker)).catch((err: unknown) => {
+      this.options.logger.warn('ARI windows not applied', { message: (err as Error).message });
+    });
   }
 
   /** One renewal, as the scheduler asks for it: the stored names and key type, ordered again. */
@@ -556,7 +590,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (!stored) throw new StoreError(ErrorCode.store, `nothing is stored for ${domain} any more`, { step: 'store', data: { domain } });
       const challenge = renewalChallenge(stored.names, this.#lastChallenge.get(domain), this.options.challenge);
       const r = await this.#obtain(domain, { sans: stored.names.slice(1), keyType: checkKeyType(stored.keyType), challenge });
-      return { ok: true, notBefore: r.notBefore, notAfter: r.notAfter, ari: await this.#ariWindow(r.fullchainPem) };
+      return { ok: true, notBefore: r.notBefore, notAfter: r.notAfter, ari: await this.#renewalInfo.window(r.fullchainPem) };
     } catch (e) {
       return failedRenewal(e);
     }
@@ -651,6 +685,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#scheduler.stop();
+    this.#renewalInfo.close();
     await Promise.all([...this.#jobs.keys()].map((d) => this.stop(d)));
     this.#gate.stop();
     await this.#root.stop('shutdown');

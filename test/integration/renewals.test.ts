@@ -139,6 +139,24 @@ describe('automatic renewal through the Supervisor, against Pebble', { timeout: 
     }
   });
 
+  it('a stored certificate marked revoked (leec revoke) is renewed as soon as the supervisor starts', async () => {
+    const before = await h.supervisor({ storeDir });
+    const stored = await before.store.loadCertificate(DOMAIN);
+    await before.shutdown();
+    assert.ok(stored);
+    const serial = serialOf(stored.certPem);
+    assert.equal(await before.store.recordRevocation(serial), DOMAIN);
+    const sup = await h.supervisor({ storeDir });
+    try {
+      const renewed = await new Promise<{ domain: string; attempt: number }>((resolve) => sup.once('renewal:succeeded', resolve));
+      assert.equal(renewed.domain, DOMAIN);
+      const now = await sup.store.loadCertificate(DOMAIN);
+      assert.notEqual(serialOf(now!.certPem), serial);
+    } finally {
+      await sup.shutdown();
+    }
+  });
+
   it('resetState forgets the stored certificates (not the account), so the next request orders afresh', async () => {
     const before = await h.supervisor({ storeDir });
     const accountUrl = before.accountUrl;
