@@ -188,6 +188,28 @@ export class RenewalScheduler {
   }
 
   /**
+   * A new certificate for `domain` was obtained outside the scheduler (a manual order): it ends any
+   * failure cycle, as a renewal that succeeded would (the ladder starts again at its first rung, a
+   * give-up is forgotten, the CA's last Retry-After no longer holds), then schedules it like
+   * `scheduleCertificate`. While the domain's own renewal runs, this is `scheduleCertificate`.
+   *
+   * @throws InvalidInputError for bad dates or an empty domain; AbortedError after `stop()`.
+   */
+  certificateObtained(domain: string, cert: CertificateValidity): RenewalTime {
+    this.#checkOpen();
+    checkDomain(domain);
+    const st = this.#state(domain);
+    if (!st.running) {
+      st.failures = 0;
+      st.firstFailureAt = undefined;
+      st.retryAt = undefined;
+      st.caWaitUntil = undefined;
+      st.gaveUp = false;
+    }
+    return this.scheduleCertificate(domain, cert);
+  }
+
+  /**
    * Rebuilds the schedule after a restart from the certificates the store holds (the caller reads the
    * store): each domain at its `renewalTime`, an overdue one at once. All entries are checked before any
    * is scheduled. Domains not listed are left as they are.

@@ -246,6 +246,27 @@ describe('RenewalScheduler: failures', () => {
     scheduler.scheduleCertificate('a.example', { notBefore: new Date(T0 - 80 * DAY), notAfter: new Date(T0 + 10 * DAY), ari: { start: new Date(T0 - DAY), end: new Date(T0 - HOUR) } });
     assert.deepEqual(scheduler.scheduled('a.example'), { domain: 'a.example', at: T0 + MIN, reason: 'retry' });
   });
+
+  it('a certificate obtained outside the scheduler ends the failure cycle: the next failure is attempt 1 on the first rung', async () => {
+    let fail = true;
+    const { clock, scheduler, events } = setup({ renew: async () => (fail ? { ok: false } : issued(clock)) });
+    scheduler.schedule('a.example', T0);
+    await runUntil(clock, T0 + DAY); // a day of failures, up the ladder
+    const failedBefore = events.filter((e) => e.type === 'renewal:failed').length;
+    assert.ok(failedBefore >= 10, `failures: ${failedBefore}`);
+    // A manual order succeeds: its certificate comes in from outside.
+    scheduler.certificateObtained('a.example', { notBefore: new Date(clock.now()), notAfter: new Date(clock.now() + 90 * DAY) });
+    const planned = scheduler.scheduled('a.example')!;
+    assert.equal(planned.reason, 'lifetime');
+    events.length = 0;
+    await runUntil(clock, planned.at);
+    const failed = events.find((e) => e.type === 'renewal:failed') as Extract<RenewalEvent, { type: 'renewal:failed' }>;
+    assert.equal(failed.attempt, 1);
+    assert.equal(failed.nextAt, planned.at + MIN, 'the ladder starts again at one minute');
+    assert.equal(events.some((e) => e.type === 'renewal:gave-up'), false);
+    fail = false;
+    scheduler.stop();
+  });
 });
 
 describe('RenewalScheduler: due at issuance, unschedule, rebuild, stop', () => {
