@@ -243,7 +243,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       });
       sup = new Supervisor({ options, directory, store, challenges, certificates, account, responder, root, domains, lock, dns01, tlsAlpn01 });
       await root.startChild(schedulerSpec(sup.#scheduler));
-      if (options.autoRenew) await sup.#rebuildSchedule();
+      await sup.#loadStored();
       options.logger.info('supervisor started', { directoryUrl: options.directoryUrl, account: account?.url, http01: options.http01.mode });
       return sup;
     } catch (e) {
@@ -316,6 +316,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const keyType = opts.keyType === undefined ? this.options.keyType : checkKeyType(opts.keyType);
     const order: NewOrderOptions = { profile: opts.profile ?? this.options.profile, notBefore: opts.notBefore, notAfter: opts.notAfter };
     newOrderFields(order, this.directory); // bad times or an unknown profile: a typed error now, not in the agent
+    const notAfter = order.notAfter instanceof Date ? order.notAfter.getTime() : order.notAfter === undefined ? undefined : Date.parse(order.notAfter.toUpperCase());
+    if (notAfter !== undefined && notAfter <= Date.now()) {
+      // A certificate that would be expired when issued is never what was meant (and cannot be renewed).
+      throw new InvalidInputError(ErrorCode.invalidOption, `notAfter ${String(opts.notAfter instanceof Date ? opts.notAfter.toISOString() : opts.notAfter)} is not in the future`, {
+        step: 'input',
+        data: { option: 'notAfter' },
+      });
+    }
     const primary = names[0]!;
     const running = this.#jobs.get(primary);
     // The same request joins the running job; a different one (names, key type) waits for it to end.
@@ -495,8 +503,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem });
     await this.#checkpoints.remove(this.#safeName(job.domain));
     this.#lastChallenge.set(job.domain, job.challenge);
-    // A renewal the scheduler runs is rescheduled from its outcome; any other issuance is scheduled here.
-    if (this.options.autoRenew && !this.#scheduler.isRunning(job.domain)) void this.#scheduleRenewal(job.domain, c);
+    // A renewal the scheduler runs is rescheduled from its outcome; any other issuance is scheduled here,
+    // as a new certificate that ends any failure cycle of the domain.
+    if (this.options.autoRenew && !this.#scheduler.isRunning(job.domain)) void this.#scheduleRenewal(job.domain, c, true);
     const result: CertificateResult = {
       domain: job.domain,
       names: c.names,
@@ -534,29 +543,36 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** Schedules a certificate's renewal: inside the CA's ARI window when it offers one, else by its lifetime. */
-  async #scheduleRenewal(domain: string, c: { notBefore: string; notAfter: string; fullchainPem: string }): Promise<void> {
+  async #scheduleRenewal(domain: string, c: { notBefore: string; notAfter: string; fullchainPem: string }, obtained = false): Promise<void> {
     const ari = await this.#renewalInfo.window(c.fullchainPem);
     if (this.#closed) return;
+    const cert = { notBefore: c.notBefore, notAfter: c.notAfter, ari };
     try {
-      this.#scheduler.scheduleCertificate(domain, { notBefore: c.notBefore, notAfter: c.notAfter, ari });
+      if (obtained) this.#scheduler.certificateObtained(domain, cert);
+      else this.#scheduler.scheduleCertificate(domain, cert);
     } catch (e) {
-      this.options.logger.error('cannot schedule a renewal', { domain, code: (e as LeecError).code, message: (e as Error).message });
+      // Never silent: a certificate that cannot be scheduled is reported as the scheduler reports a halt.
+      const error = toLeecError(e);
+      this.options.logger.error('cannot schedule a renewal', { domain, code: error.code, message: error.message });
+      this.emit('renewal:halted', { domain, error });
     }
   }
 
   /**
-   * After a restart: every certificate in the store is scheduled again from its own dates at once, and
-   * put in the SNI cache; a revoked one (`leec revoke`) renews now. When the CA offers ARI, the windows are
+   * At start: every certificate in the store is put in the SNI cache and (autoRenew) scheduled again from
+   * its own dates at once; a revoked one (`leec revoke`) renews now. When the CA offers ARI, the windows are
    * then fetched in the background, a few at a time, and each still-waiting renewal moves into its window:
    * start-up does not wait for one request per certificate.
    */
-  async #rebuildSchedule(): Promise<void> {
+  async #loadStored(): Promise<void> {
     const entries: Array<{ domain: string; notBefore: string; notAfter: string; fullchainPem: string }> = [];
     const revoked: string[] = [];
     for (const domain of await this.store.listDomains().catch(() => [])) {
       const stored = await this.store.loadCertificate(domain).catch(() => undefined);
       if (!stored) continue;
+      // Served from the first handshake on, whether or not this supervisor renews it.
       this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+      if (!this.options.autoRenew) continue;
       entries.push({ domain, notBefore: stored.notBefore, notAfter: stored.notAfter, fullchainPem: stored.fullchainPem });
       if (await this.store.isRevoked(domain, new X509Certificate(stored.certPem).serialNumber).catch(() => false)) revoked.push(domain);
     }

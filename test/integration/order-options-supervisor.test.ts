@@ -119,6 +119,12 @@ describe('order options through the Supervisor (fake CA with ARI and profiles)',
     await assert.rejects(sup.obtainCertificate('x.example.test', { notBefore: '2030-01-02T00:00:00Z', notAfter: '2030-01-01T00:00:00Z' }), {
       code: ErrorCode.invalidOption,
     });
+    // A certificate that would be expired when issued: refused, not issued and then silently unscheduled.
+    for (const notAfter of [new Date(Date.now() - 60_000), '2020-01-01T00:00:00Z']) {
+      await assert.rejects(sup.obtainCertificate('x.example.test', { notAfter }), (e: unknown) => {
+        return e instanceof InvalidInputError && e.code === ErrorCode.invalidOption && e.step === 'input' && e.data.option === 'notAfter';
+      });
+    }
     assert.equal(ca.calls.length, before);
   });
 

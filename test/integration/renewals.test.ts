@@ -139,6 +139,19 @@ describe('automatic renewal through the Supervisor, against Pebble', { timeout: 
     }
   });
 
+  it('with autoRenew off, the stored certificates are still served from the first handshake, and none is scheduled', async () => {
+    const sup = await h.supervisor({ storeDir, autoRenew: false });
+    try {
+      const ctx = await new Promise<tls.SecureContext | undefined>((resolve, reject) =>
+        sup.certificates.sniCallback(DOMAIN, (err, c) => (err ? reject(err) : resolve(c))),
+      );
+      assert.ok(ctx, 'a secure context for the stored certificate');
+      assert.deepEqual(sup.renewals(), []);
+    } finally {
+      await sup.shutdown();
+    }
+  });
+
   it('a stored certificate marked revoked (leec revoke) is renewed as soon as the supervisor starts', async () => {
     const before = await h.supervisor({ storeDir });
     const stored = await before.store.loadCertificate(DOMAIN);
