@@ -60,7 +60,7 @@ const KEYS = ['newOrdersPerAccount', 'certificatesPerRegisteredDomain', 'duplica
  * window, or an unknown key throws `InvalidInputError` (`ERR_INVALID_OPTION`, step `input`).
  */
 export function validateRateLimits(limits: unknown): Readonly<RateLimits> {
-  if (typeof limits !== 'object' || limits === null) {
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) {
     throw new InvalidInputError(ErrorCode.invalidOption, 'rate limits must be an object', { step: 'input', data: { option: 'limits' } });
   }
   const unknown = Object.keys(limits).filter((k) => !(KEYS as readonly string[]).includes(k));

@@ -33,6 +33,10 @@ export function validateWindowLimit(option: string, limit: unknown): WindowLimit
   if (typeof limit !== 'object' || limit === null) {
     throw new InvalidInputError(ErrorCode.invalidOption, `${option} must be { count, windowMs } or undefined`, { step: 'input', data: { option } });
   }
+  const extra = Object.keys(limit).filter((k) => k !== 'count' && k !== 'windowMs');
+  if (extra.length > 0) {
+    throw new InvalidInputError(ErrorCode.invalidOption, `${option} has unknown field ${extra.join(', ')}: it takes { count, windowMs }`, { step: 'input', data: { option: `${option}.${extra[0]!}` } });
+  }
   const { count, windowMs } = limit as { count?: unknown; windowMs?: unknown };
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
     throw new InvalidInputError(ErrorCode.invalidOption, `${option}.count must be a whole number >= 1, got ${String(count)}`, {

@@ -620,6 +620,8 @@ describe('rate-limit presets', () => {
       [{ failedValidationsPerHost: 5 }, 'limits.failedValidationsPerHost'],
       [{ newOrders: { count: 1, windowMs: 1 } }, 'limits.newOrders'],
       [null, 'limits'],
+      [[], 'limits'],
+      [{ newOrdersPerAccount: { count: 5, windowMs: 1000, burst: 3 } }, 'limits.newOrdersPerAccount.burst'],
     ];
     for (const [limits, option] of cases) {
       assert.throws(
