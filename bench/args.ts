@@ -31,6 +31,8 @@ export interface BenchArgs {
   html: string | undefined;
   /** leec's maxConcurrentAgents (worker threads at once); default: the library's default. */
   agents: number;
+  /** leec's agentsPerThread; default 1 (a thread per agent). */
+  agentsPerThread: number;
   /** lego / certbot processes at once (each issues one certificate); default: the same as agents. */
   peerJobs: number;
   /**
@@ -41,7 +43,7 @@ export interface BenchArgs {
 }
 
 export const USAGE = `usage: npm run bench -- [--domains N,...] [--key-type T,...] [--mode fast|realistic,...] [--runs R]
-                          [--peers acme-client,lego,certbot] [--agents A] [--peer-jobs J] [--json FILE] [--html FILE] [--all]
+                          [--peers acme-client,lego,certbot] [--agents A] [--agents-per-thread K] [--peer-jobs J] [--json FILE] [--html FILE] [--all]
        (or, once built: node dist/bench/run.js [flags])
   --domains N,...    certificates per cell, issued in parallel (1..${MAX_DOMAINS}; default ${DEFAULT_DOMAINS.join(',')})
   --key-type T,...   of ${KEY_TYPES.join(', ')} (default ${DEFAULT_KEY_TYPES.join(',')})
@@ -50,6 +52,7 @@ export const USAGE = `usage: npm run bench -- [--domains N,...] [--key-type T,..
   --runs R           runs per tool and cell (>= 1, default 3); the tools' order rotates between runs
   --peers P,...      compared tools (default all: acme-client in this process; lego and certbot when on PATH)
   --agents A         leec's maxConcurrentAgents (default: the library default)
+  --agents-per-thread K  leec's agentsPerThread: agents sharing one worker thread (default 1)
   --peer-jobs J      lego/certbot processes at once, one certificate each (default: the same as --agents)
   --json FILE        the JSON document (default bench/results/<timestamp>.json)
   --html FILE        the HTML report (default: the JSON path with .html)
@@ -107,6 +110,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
         json: { type: 'string' },
         html: { type: 'string' },
         agents: { type: 'string' },
+        'agents-per-thread': { type: 'string' },
         'peer-jobs': { type: 'string' },
         all: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -141,6 +145,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
   }
   const agentsRaw = str('agents');
   const agents = agentsRaw === undefined ? fillOptions({ directoryUrl: 'https://ca.invalid/', storeDir: '.' }).maxConcurrentAgents : wholeNumber('agents', agentsRaw, 1, MAX_DOMAINS);
+  const perThreadRaw = str('agents-per-thread');
+  const agentsPerThread = perThreadRaw === undefined ? 1 : wholeNumber('agents-per-thread', perThreadRaw, 1, MAX_DOMAINS);
   const jobsRaw = str('peer-jobs');
   const peerJobs = jobsRaw === undefined ? agents : wholeNumber('peer-jobs', jobsRaw, 1, MAX_DOMAINS);
   return {
@@ -152,6 +158,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
     json: str('json'),
     html: str('html'),
     agents,
+    agentsPerThread,
     peerJobs,
     keepHeavy: values['all'] === true || (domainsRaw !== undefined && keyRaw !== undefined),
   };

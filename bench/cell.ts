@@ -93,6 +93,7 @@ export async function runCell(cell: Cell, index: number, e: CellEnv): Promise<vo
         domains: cell.domains,
         keyType: cell.keyType,
         agents: args.agents,
+        agentsPerThread: args.agentsPerThread,
         run,
         tag: `c${index}r${run}`,
         tmpRoot: e.tmpRoot,

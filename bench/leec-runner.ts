@@ -29,6 +29,8 @@ export interface CellContext {
   keyType: KeyType;
   /** leec's maxConcurrentAgents. */
   agents: number;
+  /** leec's agentsPerThread. */
+  agentsPerThread: number;
   /** Run number. */
   run: number;
   /** Cell and run (`c3r2`), part of every name so no two orders on one Pebble share an identifier. */
@@ -65,6 +67,7 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       storeDir,
       keyType: ctx.keyType,
       maxConcurrentAgents: ctx.agents,
+      agentsPerThread: ctx.agentsPerThread,
       http01: { mode: 'embedded' },
       agentEntry: BENCH_AGENT_ENTRY,
     });

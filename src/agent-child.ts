@@ -43,6 +43,15 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   const agent = new MessageChannel();
   const abort = new AbortController();
   job.kill = () => abort.abort();
+  // Threads shared by several agents: piscina cannot abort one task, so ending this agent (kill, deadline,
+  // an unresponsive stop) ends its thread, and the other agents on it restart and resume their orders.
+  let endWhenReported = false;
+  if (deps.pool.tasksPerThread > 1) {
+    abort.signal.addEventListener('abort', () => {
+      if (job.threadId === undefined) endWhenReported = true;
+      else void deps.pool.terminateThread(job.threadId);
+    }, { once: true });
+  }
   const hostApi: HostApi = {
     presentChallenge: async (c) => {
       job.tokens.set(c.token, withdrawal(c));
@@ -56,7 +65,13 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
     },
     progress: async (state, detail) => {
       job.state = state;
-      if (detail?.threadId !== undefined) job.threadId = detail.threadId;
+      if (detail?.threadId !== undefined) {
+        job.threadId = detail.threadId;
+        if (endWhenReported) {
+          endWhenReported = false;
+          void deps.pool.terminateThread(detail.threadId);
+        }
+      }
       deps.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
     },
     checkpoint: async (c) => {

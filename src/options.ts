@@ -89,8 +89,15 @@ export interface SupervisorOptions {
   resetState?: boolean;
   /** The time source of the scheduler and the rate-limit gate. For simulations and tests; default the real clock. */
   clock?: Clock;
-  /** Agents (worker threads) running at once; the rest wait in the pool's queue. Default 8. */
+  /** Agents running at once; the rest wait at the rate-limit gate. Default 8. */
   maxConcurrentAgents?: number;
+  /**
+   * Agents that share one worker thread. Default 1: a thread per agent, so a crash takes down one agent
+   * only. More means fewer thread start-ups, so many concurrent orders cost little CPU; a thread that dies
+   * (or is ended: killAgent, a jobTimeoutMs deadline) then restarts every agent on it, each resuming its
+   * order. Threads: ceil(maxConcurrentAgents / agentsPerThread).
+   */
+  agentsPerThread?: number;
   /**
    * Restart intensity of each domain's supervisor (OTP): more than this many agent restarts within
    * `restartPeriodMs` and the domain gives up (`domain:gave-up`). Default 3.
@@ -147,6 +154,7 @@ export interface FilledOptions {
   resetState: boolean;
   clock: Clock;
   maxConcurrentAgents: number;
+  agentsPerThread: number;
   maxAgentRestarts: number;
   restartPeriodMs: number;
   restartBackoffMs: { minMs: number; maxMs: number };
@@ -197,7 +205,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'externalAccountBinding', 'http01', 'maxConcurrentAgents',
   'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
-  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile', 'autoRenew', 'rateLimits', 'resetState', 'clock',
+  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile', 'autoRenew', 'rateLimits', 'resetState', 'clock', 'agentsPerThread',
 ]);
 
 function checkLogger(raw: unknown): Logger {
@@ -407,6 +415,7 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     resetState: checkBoolean('resetState', o.resetState, false),
     clock: checkClock(o.clock),
     maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
+    agentsPerThread: wholeNumber('agentsPerThread', o.agentsPerThread, 1, 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
     restartPeriodMs: wholeNumber('restartPeriodMs', o.restartPeriodMs, 600_000, 1),
     restartBackoffMs: checkBackoff(o.restartBackoffMs),

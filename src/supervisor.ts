@@ -139,7 +139,11 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.#responder = init.responder;
     const webroot = init.options.http01.mode === 'webroot' ? new WebrootPublisher(init.options.http01.webroot) : undefined;
     this.#router = new ChallengeRouter({ http01: init.challenges, webroot, dns01: init.dns01, tlsAlpn01: init.tlsAlpn01 });
-    this.#pool = new WorkerPool<AgentTask, AgentOutcome>({ filename: init.options.agentEntry ?? AGENT_ENTRY, maxThreads: init.options.maxConcurrentAgents });
+    this.#pool = new WorkerPool<AgentTask, AgentOutcome>({
+      filename: init.options.agentEntry ?? AGENT_ENTRY,
+      maxThreads: Math.ceil(init.options.maxConcurrentAgents / init.options.agentsPerThread),
+      tasksPerThread: init.options.agentsPerThread,
+    });
     this.#checkpoints = new CheckpointStore(init.options.storeDir);
     this.#gate = new RateLimitGate({
       clock: init.options.clock,

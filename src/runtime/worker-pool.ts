@@ -1,7 +1,11 @@
 /**
- * The worker threads that host actors: a piscina pool with one task per thread at a time
- * (`concurrentTasksPerWorker: 1`, so a crash takes down one actor only). `maxThreads` bounds how many
- * run at once; piscina's queue holds the rest. Idle threads exit, so no job means no thread.
+ * The worker threads that host actors: a piscina pool with, by default, one task per thread at a time
+ * (`concurrentTasksPerWorker: 1`, so a crash takes down one actor only). `maxThreads` bounds the threads;
+ * piscina's queue holds the rest. Idle threads exit, so no job means no thread.
+ *
+ * With `tasksPerThread` > 1 several asynchronous actors share a thread. piscina never gives a second task
+ * to a worker that runs an abortable one, so shared tasks are run without piscina's signal: the caller
+ * ends one by terminating its thread (`terminateThread`), which ends every task on that thread.
  * Generic: it knows nothing of ACME; the caller names the worker entry file.
  */
 import type { Transferable } from 'node:worker_threads';
@@ -10,8 +14,10 @@ import { Piscina } from 'piscina';
 export interface WorkerPoolOptions {
   /** file: URL of the compiled worker entry (its default export is the task function). */
   filename: string;
-  /** Tasks running at once, one per thread. */
+  /** Threads at most. */
   maxThreads: number;
+  /** Tasks a thread runs at once (default 1). */
+  tasksPerThread?: number;
   /** An idle thread exits after this long. */
   idleTimeoutMs?: number;
 }
@@ -19,19 +25,28 @@ export interface WorkerPoolOptions {
 export class WorkerPool<Task, Result> {
   readonly #pool: Piscina<Task, Result>;
 
+  /** Tasks a thread runs at once. */
+  readonly tasksPerThread: number;
+
   constructor(opts: WorkerPoolOptions) {
+    this.tasksPerThread = Math.max(1, opts.tasksPerThread ?? 1);
     this.#pool = new Piscina<Task, Result>({
       filename: opts.filename,
       minThreads: 0,
       maxThreads: Math.max(1, opts.maxThreads),
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: this.tasksPerThread,
+      // 'sync' blocks a thread with Atomics.wait between tasks, which would stall the other tasks on it.
+      atomics: this.tasksPerThread > 1 ? 'disabled' : 'sync',
       idleTimeout: opts.idleTimeoutMs ?? 10_000,
     });
   }
 
-  /** Runs one task. Rejects (untyped) only when its thread dies or the signal aborts it. */
+  /**
+   * Runs one task. Rejects (untyped) only when its thread dies or the signal aborts it. When threads are
+   * shared, the signal is not given to piscina (see above): end such a task with `terminateThread`.
+   */
   run(task: Task, transferList: Transferable[], signal: AbortSignal): Promise<Result> {
-    return this.#pool.run(task, { transferList: transferList as never, signal });
+    return this.#pool.run(task, { transferList: transferList as never, ...(this.tasksPerThread > 1 ? {} : { signal }) });
   }
 
   /** Terminates one worker thread (a crash, as seen by its task). */

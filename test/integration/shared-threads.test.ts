@@ -1,0 +1,74 @@
+/**
+ * agentsPerThread > 1 against Pebble: several agents on one worker thread run at once (piscina is given
+ * no abort signal, which would make it run them one by one); a graceful stop() ends one agent and leaves
+ * its thread mates alone; killAgent() ends the whole thread, and every agent on it restarts and resumes
+ * its own order (one order per domain).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, type Harness } from '../support/pebble-harness.js';
+import { AbortedError } from '../../src/errors.js';
+
+describe('agents sharing worker threads (agentsPerThread)', { timeout: 120_000 }, () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => h.close());
+
+  it('10 agents on 2 threads run at the same time and all issue', async () => {
+    const sup = await h.supervisor({ maxConcurrentAgents: 10, agentsPerThread: 5, autoRenew: false });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    sup.on('state', (e) => {
+      if (e.state === 'idle') maxInFlight = Math.max(maxInFlight, ++inFlight);
+      if (e.state === 'done' || e.state === 'invalid') inFlight--;
+    });
+    const names = Array.from({ length: 10 }, (_, i) => `shared${i}.example.test`);
+    const results = await Promise.all(names.map((d) => sup.obtainCertificate(d)));
+    assert.deepEqual(results.map((r) => r.domain), names);
+    const threads = new Set(results.map((r) => r.threadId));
+    assert.ok(threads.size <= 2, `threads used: ${[...threads].join(', ')}`);
+    assert.ok(maxInFlight > 5, `agents in flight at once: ${maxInFlight}`);
+    await sup.shutdown();
+  });
+
+  it('stop() ends one agent; the others on its thread go on without a restart', async () => {
+    const sup = await h.supervisor({ maxConcurrentAgents: 4, agentsPerThread: 4, autoRenew: false });
+    const restarts: string[] = [];
+    sup.on('agent:restart', (e) => restarts.push(e.domain));
+    const names = ['mate0.example.test', 'mate1.example.test', 'mate2.example.test', 'mate3.example.test'];
+    let stopped: Promise<void> | undefined;
+    sup.on('state', (e) => {
+      if (e.domain === names[0] && e.state === 'pending') stopped ??= sup.stop(names[0]!).then(() => undefined);
+    });
+    const outcomes = await Promise.allSettled(names.map((d) => sup.obtainCertificate(d)));
+    await stopped;
+    assert.equal(outcomes[0]!.status, 'rejected');
+    assert.ok((outcomes[0] as PromiseRejectedResult).reason instanceof AbortedError);
+    assert.deepEqual(outcomes.slice(1).map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(restarts, []);
+    await sup.shutdown();
+  });
+
+  it('killAgent() ends the thread: every agent on it restarts and resumes its own order', async () => {
+    const sup = await h.supervisor({ maxConcurrentAgents: 3, agentsPerThread: 3, autoRenew: false });
+    const orders = new Map<string, Set<string>>();
+    const restarted = new Set<string>();
+    sup.on('agent:restart', (e) => restarted.add(e.domain));
+    const names = ['kill0.example.test', 'kill1.example.test', 'kill2.example.test'];
+    let pending = 0;
+    let killed: Promise<boolean> | undefined;
+    sup.on('state', (e) => {
+      if (e.orderUrl) (orders.get(e.domain) ?? orders.set(e.domain, new Set()).get(e.domain)!).add(e.orderUrl);
+      // Once all three have placed their orders (all on the one thread), end that thread.
+      if (e.state === 'pending' && e.incarnation === 0 && ++pending === 3) killed = sup.killAgent(names[1]!);
+    });
+    const results = await Promise.all(names.map((d) => sup.obtainCertificate(d)));
+    assert.equal(await killed, true);
+    assert.deepEqual(results.map((r) => r.domain), names);
+    assert.deepEqual([...restarted].sort(), names, 'all three agents of the thread restarted');
+    for (const d of names) assert.equal(orders.get(d)?.size, 1, `${d}: one order, resumed`);
+    await sup.shutdown();
+  });
+});
