@@ -8,7 +8,7 @@ import { AcmeClient } from './acme/client.js';
 import { toAccountKey } from './acme/jws.js';
 import { HttpTransport } from './acme/transport.js';
 import type { Directory } from './acme/types.js';
-import type { ChallengeType } from './acme/challenges.js';
+import { CHALLENGE_TYPES, type ChallengeType } from './acme/challenges.js';
 import { jwsAlgorithmFor, loadPrivateKey } from './crypto/keys.js';
 import { LeecError } from './errors.js';
 import type { RenewalScheduler, RenewOutcome } from './lifecycle/renewal-scheduler.js';
@@ -41,10 +41,13 @@ export function failedRenewal(error: unknown): RenewOutcome {
   return { ok: false, retryAfterMs, error };
 }
 
-/** Which challenge renews a stored certificate: dns-01 when a name is a wildcard, else what it was last obtained with. */
-export function renewalChallenge(names: readonly string[], last: ChallengeType | undefined, fallback: ChallengeType): ChallengeType {
+/**
+ * Which challenge renews a stored certificate: dns-01 when a name is a wildcard, else the one it was
+ * obtained with (its meta.json says, also after a restart), else the supervisor's default.
+ */
+export function renewalChallenge(names: readonly string[], last: string | undefined, fallback: ChallengeType): ChallengeType {
   if (names.some((n) => n.startsWith('*.'))) return 'dns-01';
-  return last ?? fallback;
+  return (CHALLENGE_TYPES as readonly string[]).includes(last ?? '') ? (last as ChallengeType) : fallback;
 }
 
 /**

@@ -94,8 +94,6 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #scheduler: RenewalScheduler;
   /** The CA's ARI windows (RFC 9773), over one transport. */
   readonly #renewalInfo: RenewalInfoSource;
-  /** The challenge each domain was last obtained with, for its renewals. */
-  readonly #lastChallenge = new Map<string, ChallengeType>();
   /** The standalone responders' current listeners (replaced when the tree restarts one). */
   readonly #responder: ResponderListeners;
   readonly #jobs = new Map<string, Job>();
@@ -503,10 +501,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       csrPem: c.csrPem,
       notBefore: c.notBefore,
       notAfter: c.notAfter,
+      challenge: job.challenge,
     });
     this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem });
     await this.#checkpoints.remove(this.#safeName(job.domain));
-    this.#lastChallenge.set(job.domain, job.challenge);
     // A renewal the scheduler runs is rescheduled from its outcome; any other issuance is scheduled here,
     // as a new certificate that ends any failure cycle of the domain.
     if (this.options.autoRenew && !this.#scheduler.isRunning(job.domain)) void this.#scheduleRenewal(job.domain, c, true);
@@ -608,7 +606,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     try {
       const stored = await this.store.loadCertificate(domain);
       if (!stored) throw new StoreError(ErrorCode.store, `nothing is stored for ${domain} any more`, { step: 'store', data: { domain } });
-      const challenge = renewalChallenge(stored.names, this.#lastChallenge.get(domain), this.options.challenge);
+      const challenge = renewalChallenge(stored.names, stored.meta.challenge, this.options.challenge);
       const r = await this.#obtain(domain, { sans: stored.names.slice(1), keyType: checkKeyType(stored.keyType), challenge });
       return { ok: true, notBefore: r.notBefore, notAfter: r.notAfter, ari: await this.#renewalInfo.window(r.fullchainPem) };
     } catch (e) {

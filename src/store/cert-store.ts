@@ -29,6 +29,8 @@ export interface CertificateFiles {
   fullchainPem: string;
   /** The certificate's private key, PKCS#8 or traditional PEM. */
   keyPem: string;
+  /** The challenge type the names were validated with, recorded in meta.json. */
+  challenge?: string;
   /** The CSR sent at finalize (RFC 8555 §7.4), PEM. */
   csrPem?: string;
   /** ISO 8601. */
@@ -48,6 +50,8 @@ export interface StoredCertificateMeta {
   issuedAt: string;
   /** The leaf's serial number, hex, as node:crypto prints it. */
   serialNumber?: string;
+  /** The challenge type its names were validated with (RFC 8555 §8), so a renewal after a restart uses it again. */
+  challenge?: string;
 }
 
 /** The paths of one domain's files. */
@@ -414,6 +418,7 @@ export class CertStore {
       notAfter: files.notAfter,
       issuedAt: new Date().toISOString(),
       serialNumber: leaf.serialNumber,
+      ...(files.challenge === undefined ? {} : { challenge: files.challenge }),
     };
     const content: VersionContent = {
       keyPem: files.keyPem,

@@ -98,6 +98,7 @@ describe('automatic renewal through the Supervisor, against Pebble', { timeout: 
       const second = serialOf(stored.certPem);
       assert.notEqual(second, open.serial, 'a new certificate was stored');
       assert.equal(Date.parse(stored.notAfter), renewed.notAfter);
+      assert.equal(stored.meta.challenge, 'http-01', 'renewed with the challenge it was obtained with');
       assert.ok(renewed.notAfter - Date.now() > 365 * 86_400_000, "the renewal asked for the CA's default validity");
 
       // New handshakes: the new certificate. The open connection, whose handshake used the old one: still served.

@@ -64,6 +64,8 @@ describe('tls-alpn-01 through the Supervisor and Pebble', { timeout: 120_000 }, 
       const r = await sup.obtainCertificate('embedded-alpn.example.test', { challenge: 'tls-alpn-01' });
       const leaf = readFileSync(r.paths.cert, 'utf8');
       assert.deepEqual(sanNames(leaf), ['embedded-alpn.example.test']);
+      // Recorded with the certificate, so its renewals (also after a restart) use tls-alpn-01 again.
+      assert.equal((await sup.store.loadCertificate('embedded-alpn.example.test'))?.meta.challenge, 'tls-alpn-01');
       const res = await get(h.pebble.tlsPort, 'embedded-alpn.example.test', h.rootPem);
       assert.deepEqual(res, { status: 200, body: 'my site', serial: new X509Certificate(leaf).serialNumber });
     } finally {
