@@ -46,7 +46,11 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   // Threads shared by several agents: piscina cannot abort one task, so ending this agent (kill, deadline,
   // an unresponsive stop) ends its thread, and the other agents on it restart and resume their orders.
   let endWhenReported = false;
-  if (deps.pool.tasksPerThread > 1) {
+  // A graceful stop asked before the agent reported: delivered to the agent itself once it does, so its
+  // thread mates are not touched.
+  let stopWhenReported = false;
+  const shared = deps.pool.tasksPerThread > 1;
+  if (shared) {
     abort.signal.addEventListener('abort', () => {
       if (job.threadId === undefined) endWhenReported = true;
       else void deps.pool.terminateThread(job.threadId);
@@ -70,6 +74,9 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
         if (endWhenReported) {
           endWhenReported = false;
           void deps.pool.terminateThread(detail.threadId);
+        } else if (stopWhenReported) {
+          stopWhenReported = false;
+          void job.agent?.stop().catch(() => abort.abort());
         }
       }
       deps.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
@@ -165,8 +172,10 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
     exited,
     async stop() {
       job.stopping = true;
-      // Queued for a thread or not reporting yet: nothing to clean up inside, end it now.
-      if (job.threadId === undefined) abort.abort();
+      // Queued for a thread or not reporting yet: nothing to clean up inside, end it now; on a shared
+      // thread, ending it would end its mates too, so the agent is stopped once it reports.
+      if (job.threadId === undefined && shared) stopWhenReported = true;
+      else if (job.threadId === undefined) abort.abort();
       else await job.agent?.stop().catch(() => abort.abort());
       await exited;
     },

@@ -198,8 +198,8 @@ export class RenewalScheduler {
   certificateObtained(domain: string, cert: CertificateValidity): RenewalTime {
     this.#checkOpen();
     checkDomain(domain);
-    const st = this.#state(domain);
-    if (!st.running) {
+    const st = this.#states.get(domain); // no state made here: bad dates below must leave none behind
+    if (st && !st.running) {
       st.failures = 0;
       st.firstFailureAt = undefined;
       st.retryAt = undefined;

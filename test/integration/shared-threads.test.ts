@@ -51,6 +51,24 @@ describe('agents sharing worker threads (agentsPerThread)', { timeout: 120_000 }
     await sup.shutdown();
   });
 
+  it('stop() before a new thread has reported: still only that agent ends, its mates do not restart', async () => {
+    const sup = await h.supervisor({ maxConcurrentAgents: 4, agentsPerThread: 4, autoRenew: false });
+    const restarts: string[] = [];
+    sup.on('agent:restart', (e) => restarts.push(e.domain));
+    const names = ['early0.example.test', 'early1.example.test', 'early2.example.test', 'early3.example.test'];
+    const calls = names.map((d) => sup.obtainCertificate(d));
+    // 30 ms in, the agents have been handed to a thread that is still starting: none has reported yet.
+    await new Promise((r) => setTimeout(r, 30));
+    const reported = sup.status().filter((j) => j.state !== 'idle').length;
+    const stopped = sup.stop(names[0]!);
+    const outcomes = await Promise.allSettled(calls);
+    await stopped;
+    assert.ok(outcomes[0]!.status === 'rejected' && (outcomes[0] as PromiseRejectedResult).reason instanceof AbortedError);
+    assert.deepEqual(outcomes.slice(1).map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+    assert.deepEqual(restarts, [], `no thread mate restarted (agents past idle when stopped: ${reported})`);
+    await sup.shutdown();
+  });
+
   it('killAgent() ends the thread: every agent on it restarts and resumes its own order', async () => {
     const sup = await h.supervisor({ maxConcurrentAgents: 3, agentsPerThread: 3, autoRenew: false });
     const orders = new Map<string, Set<string>>();

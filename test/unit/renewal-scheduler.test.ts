@@ -265,6 +265,9 @@ describe('RenewalScheduler: failures', () => {
     assert.equal(failed.nextAt, planned.at + MIN, 'the ladder starts again at one minute');
     assert.equal(events.some((e) => e.type === 'renewal:gave-up'), false);
     fail = false;
+    // A certificate with no validity (notAfter = notBefore) is refused, and leaves no entry behind.
+    assert.throws(() => scheduler.certificateObtained('b.example', { notBefore: new Date(T0), notAfter: new Date(T0) }), { code: ErrorCode.invalidOption });
+    assert.deepEqual(scheduler.domains(), ['a.example']);
     scheduler.stop();
   });
 });
