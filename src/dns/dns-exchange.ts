@@ -122,7 +122,10 @@ function udpExchange(query: Buffer, addr: { address: string; family: 4 | 6 }, po
       sock.send(query, (err) => {
         if (err) finish(networkError(server, err, 'udp'));
       });
-      timer = setTimeout(send, Math.min(interval, left));
+      // The wait that reaches the deadline ends the exchange: no retransmission at the deadline itself
+      // (a timer can fire a millisecond before Date.now() says the deadline has come).
+      const last = interval >= left;
+      timer = setTimeout(last ? () => finish(timeoutError(server, opts.timeoutMs, 'udp')) : send, Math.min(interval, left));
       interval *= 2;
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
