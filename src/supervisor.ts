@@ -317,11 +317,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     }
     const keyType = opts.keyType === undefined ? this.options.keyType : checkKeyType(opts.keyType);
     const order: NewOrderOptions = { profile: opts.profile ?? this.options.profile, notBefore: opts.notBefore, notAfter: opts.notAfter };
-    newOrderFields(order, this.directory); // bad times or an unknown profile: a typed error now, not in the agent
-    const notAfter = order.notAfter instanceof Date ? order.notAfter.getTime() : order.notAfter === undefined ? undefined : Date.parse(order.notAfter.toUpperCase());
-    if (notAfter !== undefined && notAfter <= Date.now()) {
+    const fields = newOrderFields(order, this.directory); // bad times or an unknown profile: a typed error now, not in the agent
+    if (fields.notAfter !== undefined && Date.parse(fields.notAfter.toUpperCase()) <= Date.now()) {
       // A certificate that would be expired when issued is never what was meant (and cannot be renewed).
-      throw new InvalidInputError(ErrorCode.invalidOption, `notAfter ${String(opts.notAfter instanceof Date ? opts.notAfter.toISOString() : opts.notAfter)} is not in the future`, {
+      throw new InvalidInputError(ErrorCode.invalidOption, `notAfter ${fields.notAfter} is not in the future`, {
         step: 'input',
         data: { option: 'notAfter' },
       });
