@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeAcmeServer } from '../support/fake-acme-server.js';
+import { until } from '../support/until.js';
 import { Supervisor } from '../../src/supervisor.js';
 import type { SupervisorOptions } from '../../src/options.js';
 import { ErrorCode, InvalidInputError } from '../../src/errors.js';
@@ -76,19 +77,11 @@ describe('order options through the Supervisor (fake CA with ARI and profiles)',
 
   it('renewals are scheduled in the CA\'s ARI window (RFC 9773 §4.2), also when rebuilt after a restart; a window past the lifetime rule is not used', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'leec-order-options-ari-'));
-    const until = async <T>(f: () => T | undefined): Promise<T> => {
-      for (let i = 0; i < 500; i++) {
-        const v = f();
-        if (v !== undefined) return v;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      throw new Error('no schedule');
-    };
     try {
       const first = await Supervisor.start(options({ storeDir: dir }));
       const r = await first.obtainCertificate('ari.example.test');
       // This CA's default window starts at two thirds of the lifetime, where the lifetime rule is: not used.
-      const initial = await until(() => first.renewals().find((x) => x.at !== undefined));
+      const initial = await until(() => first.renewals().find((x) => x.at !== undefined), 'the first schedule');
       assert.equal(initial.reason, 'lifetime');
       await first.shutdown();
 
@@ -100,7 +93,7 @@ describe('order options through the Supervisor (fake CA with ARI and profiles)',
       const second = await Supervisor.start(options({ storeDir: dir }));
       try {
         // Rebuilt by the lifetime rule at once, then moved into the window once the CA answered.
-        const rebuilt = await until(() => second.renewals().find((x) => x.reason === 'ari'));
+        const rebuilt = await until(() => second.renewals().find((x) => x.reason === 'ari'), 'the ARI window');
         assert.equal(rebuilt.domain, 'ari.example.test');
         assert.ok(rebuilt.at! >= start.getTime() && rebuilt.at! < end.getTime(), `at ${new Date(rebuilt.at!).toISOString()} in [${start.toISOString()}, ${end.toISOString()})`);
       } finally {

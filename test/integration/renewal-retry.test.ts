@@ -12,17 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeAcmeServer } from '../support/fake-acme-server.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { until } from '../support/until.js';
 import { Supervisor } from '../../src/supervisor.js';
 import { ErrorCode, LeecError } from '../../src/errors.js';
 
-async function until<T>(f: () => T | undefined, what: string): Promise<T> {
-  for (let i = 0; i < 1000; i++) {
-    const v = f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('a renewal the CA rate-limits, through the Supervisor (fake CA, fake clock)', () => {
   let ca: FakeAcmeServer;

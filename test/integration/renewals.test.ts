@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { startHarness, type Harness } from '../support/pebble-harness.js';
+import { until } from '../support/until.js';
 import { lifetimeRenewalPoint, LIFETIME_JITTER_DIVISOR } from '../../src/lifecycle/renewal-policy.js';
 import type { Supervisor } from '../../src/supervisor.js';
 
@@ -25,16 +26,6 @@ function serialOf(pem: string): string {
   return new X509Certificate(pem).serialNumber;
 }
 
-/** Polls until `f()` is truthy (for work the supervisor starts without awaiting it). */
-async function until<T>(f: () => T | undefined | false, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** A TLS connection to the live server, kept open: its peer certificate's serial, and a way to use it again. */
 async function openConnection(port: number, rootPem: string): Promise<{ serial: string; socket: tls.TLSSocket; get(): Promise<string> }> {
