@@ -25,6 +25,7 @@ import {
   transportBackoffMs,
   type HttpResponse,
   type HttpTransport,
+  type RequestCounter,
 } from './transport.js';
 import type { Account, Authorization, Directory, Identifier, Order } from './types.js';
 
@@ -34,6 +35,8 @@ export type { NewOrderOptions } from './order-options.js';
 export interface AcmeClientOptions {
   directory: Directory;
   transport: HttpTransport;
+  /** Nonces shared with other clients of the same CA (one worker thread's agents); default: the client's own. */
+  nonces?: NoncePool | undefined;
   accountKey: AccountKey;
   /** The account URL (`kid`); set after newAccount, or given when the account is already known. */
   accountUrl?: string | undefined;
@@ -78,6 +81,8 @@ export class AcmeClient {
   readonly directory: Directory;
   readonly #transport: HttpTransport;
   readonly #nonces: NoncePool;
+  /** This client's requests, also over a shared transport. */
+  readonly #sent: RequestCounter = { requests: 0 };
   /** Replaced only by keyChange (§7.3.5). */
   #key: AccountKey;
   #accountUrl: string | undefined;
@@ -91,7 +96,7 @@ export class AcmeClient {
   constructor(opts: AcmeClientOptions) {
     this.directory = opts.directory;
     this.#transport = opts.transport;
-    this.#nonces = new NoncePool(opts.transport, opts.directory.newNonce);
+    this.#nonces = opts.nonces ?? new NoncePool(opts.transport, opts.directory.newNonce);
     this.#key = opts.accountKey;
     this.#accountUrl = opts.accountUrl;
     this.#maxBadNonce = opts.maxBadNonceRetries ?? 20;
@@ -110,9 +115,9 @@ export class AcmeClient {
     return this.#key;
   }
 
-  /** Requests sent so far over this client's transport. */
+  /** Requests this client sent so far (every attempt, newNonce included). */
   get requestCount(): number {
-    return this.#transport.requestCount;
+    return this.#sent.requests;
   }
 
   #checkAborted(step: AcmeStep): void {
@@ -149,9 +154,9 @@ export class AcmeClient {
         // RFC 8555 §6.5 / §7.2: every attempt is signed anew over a nonce never sent before (a kept one,
         // or a fresh one from HEAD newNonce when none is kept). After a connection failure the previous
         // nonce may have reached the CA and been consumed; resending it would only earn badNonce.
-        const nonce = await this.#nonces.take({ retry: false, signal: this.#signal });
+        const nonce = await this.#nonces.take({ retry: false, signal: this.#signal, count: this.#sent });
         const jws = await signJws({ key: opts.signer ?? this.#key, url, nonce, kid, payload });
-        res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal });
+        res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal, count: this.#sent });
       } catch (e) {
         // Only connection-level failures before any response: not AbortedError, not a cut response, and
         // never an HTTP status (those are answers, handled below).
@@ -359,6 +364,7 @@ export class AcmeClient {
       headers: { accept: 'application/json' },
       step: RENEWAL_INFO_STEP,
       signal: this.#signal,
+      count: this.#sent,
     });
     const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
     if (res.status === 200) return parseRenewalInfo(res.body, retryAfterMs, certId);

@@ -1,9 +1,10 @@
 /**
  * Anti-replay nonces (RFC 8555 §7.2): harvested from the `Replay-Nonce` header of every response, and
- * fetched with HEAD newNonce only when none is at hand. Per client instance; no module state.
+ * fetched with HEAD newNonce only when none is at hand. One per client, or one shared by the clients of
+ * a thread (nonces belong to the server, not to an account); no module state.
  */
 import { ErrorCode, ProtocolError } from '../errors.js';
-import type { HttpResponse, HttpTransport } from './transport.js';
+import type { HttpResponse, HttpTransport, RequestCounter } from './transport.js';
 
 /** §6.5.1: the nonce is base64url. */
 const NONCE_SYNTAX = /^[A-Za-z0-9_-]+$/;
@@ -40,10 +41,10 @@ export class NoncePool {
    * The HEAD is retried on connection-level failures (`retry`, default true); AcmeClient.post passes
    * `retry: false` because its own retry loop already bounds the attempts of the whole signed request.
    */
-  async take(opts: { retry?: boolean; signal?: AbortSignal | undefined } = {}): Promise<string> {
+  async take(opts: { retry?: boolean; signal?: AbortSignal | undefined; count?: RequestCounter | undefined } = {}): Promise<string> {
     const kept = this.#nonces.pop();
     if (kept !== undefined) return kept;
-    const req = { method: 'HEAD', url: this.#newNonceUrl, step: 'newNonce', signal: opts.signal } as const;
+    const req = { method: 'HEAD', url: this.#newNonceUrl, step: 'newNonce', signal: opts.signal, count: opts.count } as const;
     const res = opts.retry === false ? await this.#transport.request(req) : await this.#transport.requestIdempotent(req);
     const n = res.headers['replay-nonce'];
     if (typeof n !== 'string' || !NONCE_SYNTAX.test(n)) {

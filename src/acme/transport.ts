@@ -27,6 +27,13 @@ export interface TransportOptions {
    * First backoff before such a retry; then x4, capped at x8 (default 250 ms: 250 ms, 1 s, 2 s, 2 s...).
    */
   transportRetryBaseMs?: number | undefined;
+  /** Connections kept to one host at once (default 4; a transport shared by many agents wants more). */
+  maxSockets?: number | undefined;
+}
+
+/** Counts the requests made on behalf of one user of a shared transport (every attempt counts). */
+export interface RequestCounter {
+  requests: number;
 }
 
 export interface HttpResponse {
@@ -43,6 +50,8 @@ export interface HttpRequest {
   step: AcmeStep;
   /** Aborts the request in flight (the job was stopped). */
   signal?: AbortSignal | undefined;
+  /** Also counted here (besides the transport's own total). */
+  count?: RequestCounter | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -119,12 +128,14 @@ export class HttpTransport {
   readonly maxTransportRetries: number;
   /** First backoff before such a retry (see transportBackoffMs). */
   readonly transportRetryBaseMs: number;
-  /** Number of requests sent (every attempt counts), for `requestsPerCert` in the benchmark. */
+  /** Number of requests sent (every attempt counts), by every user of this transport. */
   requestCount = 0;
 
   constructor(opts: TransportOptions = {}) {
-    this.#httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 4, ...(opts.caPem ? { ca: opts.caPem } : {}) });
-    this.#httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const maxSockets = opts.maxSockets ?? 4;
+    if (!Number.isInteger(maxSockets) || maxSockets < 1) throw new InvalidInputError(ErrorCode.invalidOption, `maxSockets must be a whole number >= 1, got ${String(maxSockets)}`, { step: 'input' });
+    this.#httpsAgent = new https.Agent({ keepAlive: true, maxSockets, ...(opts.caPem ? { ca: opts.caPem } : {}) });
+    this.#httpAgent = new http.Agent({ keepAlive: true, maxSockets });
     this.#timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.#userAgent = opts.userAgent ?? 'leec (+https://www.rfc-editor.org/rfc/rfc8555)';
@@ -154,6 +165,7 @@ export class HttpTransport {
   /** One attempt, no retry. Failures are TransportErrors with `data.phase`: `request` before any response arrived, `response` after. */
   request(req: HttpRequest): Promise<HttpResponse> {
     this.requestCount += 1;
+    if (req.count) req.count.requests += 1;
     const url = new URL(req.url);
     const isHttps = url.protocol === 'https:';
     const mod = isHttps ? https : http;

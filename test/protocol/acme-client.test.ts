@@ -13,6 +13,7 @@ import { AcmeClient, type AcmeClientOptions } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
 import { obtainCertificate, type FlowHooks, type ObtainRequest } from '../../src/acme/flow.js';
 import { jwkThumbprint, signJws, toAccountKey } from '../../src/acme/jws.js';
+import { NoncePool } from '../../src/acme/nonce-pool.js';
 import { HttpTransport, type TransportOptions } from '../../src/acme/transport.js';
 import { describeCertificate, splitPemChain } from '../../src/crypto/certificate.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
@@ -319,6 +320,26 @@ describe('AcmeClient against a scripted fake CA', () => {
     const [head, poll] = ca.calls.slice(-2) as [Call, Call];
     assert.deepEqual([head.endpoint, head.method, poll.endpoint, poll.status], ['newNonce', 'HEAD', 'order', 200]);
     assert.equal(poll.nonce, head.issuedNonce);
+  });
+
+  it('two clients on one transport and one nonce pool: the second uses a nonce the first brought, each counts its own requests', T, async (t) => {
+    const { ca, transport, client: first } = await setup(t);
+    const directory = first.directory;
+    const nonces = new NoncePool(transport, directory.newNonce);
+    const a = new AcmeClient({ directory, transport, nonces, accountKey: first.accountKey, accountUrl: first.accountUrl });
+    const k = await generateKeyPair('ec256');
+    const b = new AcmeClient({ directory, transport, nonces, accountKey: await toAccountKey(k.privateKey, k.publicKey, 'ES256') });
+    const heads = ca.count('newNonce', 'HEAD');
+    const totalBefore = transport.requestCount;
+    await a.newOrder(A_TEST); // empty pool: HEAD newNonce, then newOrder
+    await b.newAccount({ termsOfServiceAgreed: true }); // the nonce newOrder's answer carried: no HEAD
+    assert.equal(ca.count('newNonce', 'HEAD'), heads + 1);
+    const [order, account] = [ca.callsTo('newOrder').at(-1)!, ca.callsTo('newAccount').at(-1)!];
+    assert.equal(account.nonce, order.issuedNonce);
+    assert.equal(a.requestCount, 2);
+    assert.equal(b.requestCount, 1);
+    assert.equal(transport.requestCount - totalBefore, 3);
+    assert.equal(nonces.size, 1); // newAccount's answer brought the next one
   });
 
   it('unexpected status (202 on newOrder): ProtocolError, no retry', T, async (t) => {
