@@ -14,6 +14,7 @@ import type { FilledOptions } from './options.js';
 import type { SupervisorEvents } from './events.js';
 import type { Job } from './job.js';
 import type { ChallengeRouter } from './challenge-router.js';
+import { fetchKey, type FetchSignals } from './fetch-signals.js';
 import { connectApi, exposeApi } from './runtime/channel.js';
 import type { ChildRef, ExitReason } from './runtime/supervisor-tree.js';
 import type { WorkerPool } from './runtime/worker-pool.js';
@@ -29,6 +30,8 @@ export interface AgentChildDeps {
   pool: WorkerPool<AgentTask, AgentOutcome>;
   /** Publishes what agents ask for: http-01 tokens, dns-01 TXT values, tls-alpn-01 certificates. */
   router: ChallengeRouter;
+  /** What the CA's validator fetched, as the responders saw it. */
+  fetches: FetchSignals;
   emit<E extends keyof SupervisorEvents>(event: E, ...args: Parameters<SupervisorEvents[E]>): void;
   /** Persists a checkpoint of the job's order. */
   checkpoint(job: Job): Promise<void>;
@@ -59,14 +62,17 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   const hostApi: HostApi = {
     presentChallenge: async (c) => {
       job.tokens.set(c.token, withdrawal(c));
+      if (c.type !== 'dns-01') deps.fetches.expect(fetchKey(c));
       await deps.router.present(c);
       deps.emit('challenge:presented', { domain: job.domain, type: c.type, host: c.host, token: c.token });
     },
     cleanupChallenge: async (c) => {
       const published = job.tokens.get(c.token);
       job.tokens.delete(c.token);
+      deps.fetches.forget(fetchKey(c));
       await deps.router.cleanup(published ?? c);
     },
+    challengeFetched: (c, withinMs) => deps.fetches.wait(fetchKey(c), withinMs),
     progress: async (state, detail) => {
       job.state = state;
       if (detail?.threadId !== undefined) {
@@ -163,7 +169,10 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       job.threadId = undefined;
       host.port1.close();
       // Whatever the agent managed to clean up, no token outlives its incarnation.
-      for (const c of job.tokens.values()) await deps.router.cleanup(c).catch(() => undefined);
+      for (const c of job.tokens.values()) {
+        deps.fetches.forget(fetchKey(c));
+        await deps.router.cleanup(c).catch(() => undefined);
+      }
       job.tokens.clear();
     });
 

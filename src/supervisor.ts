@@ -40,6 +40,7 @@ import { RenewalScheduler, type RenewOutcome } from './lifecycle/renewal-schedul
 import { RenewalInfoSource, failedRenewal, renewalChallenge, schedulerSpec } from './renewals.js';
 import { CertStore } from './store/cert-store.js';
 import { CheckpointStore } from './store/checkpoint-store.js';
+import { FetchSignals, fetchKey } from './fetch-signals.js';
 import { lockStore, type StoreLock } from './store/store-lock.js';
 import { loadFreshCertificate, reusedResult } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
@@ -88,6 +89,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #account: ResolvedAccount | undefined;
   readonly #pool: WorkerPool<AgentTask, AgentOutcome>;
   readonly #router: ChallengeRouter;
+  /** What the CA's validator fetched from the responders: agents poll their authorizations right after. */
+  readonly #fetches = new FetchSignals();
   /** Supervisor-wide: at most maxConcurrentAgents jobs run, and never past the CA's rate limits. */
   readonly #gate: RateLimitGate;
   /** Renews every managed certificate on time (autoRenew). */
@@ -128,10 +131,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.directory = init.directory;
     this.store = init.store;
     this.challenges = init.challenges;
-    this.http01 = createHttp01Handler(init.challenges, { onServed: (host, token) => this.emit('challenge:served', { type: 'http-01', host, token }) });
+    this.http01 = createHttp01Handler(init.challenges, { onServed: (host, token) => this.#served({ type: 'http-01', host, token }) });
     this.certificates = init.certificates;
     this.tlsAlpn01 = init.tlsAlpn01 && init.options.tlsAlpn01?.mode === 'embedded'
-      ? createTlsAlpn01Hook(init.tlsAlpn01, { onServed: (e) => this.emit('challenge:served', { type: 'tls-alpn-01', host: e.host }) })
+      ? createTlsAlpn01Hook(init.tlsAlpn01, { onServed: (e) => this.#served({ type: 'tls-alpn-01', host: e.host }) })
       : undefined;
     this.#account = init.account;
     this.#responder = init.responder;
@@ -173,6 +176,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       account: this.#account,
       pool: this.#pool,
       router: this.#router,
+      fetches: this.#fetches,
       emit: (event, ...args) => void (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
       checkpoint: (job) => this.#saveCheckpoint(job),
       complete: (job, c) => this.#complete(job, c),
@@ -229,7 +233,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
         tlsAlpn01,
         certificates,
         listeners: responder,
-        served: (e) => void sup?.emit('challenge:served', e),
+        served: (e) => {
+          if (sup) sup.#served(e);
+        },
       });
       const domainsRef = domains;
       children.push({ id: 'domains', restart: 'permanent', start: async () => domainsRef });
@@ -373,6 +379,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       });
     job.done = done;
     return done;
+  }
+
+  /** A responder answered the CA's validator: tell the waiting agent, and announce it. */
+  #served(e: { type: ChallengeType; host: string; token?: string | undefined }): void {
+    if (e.type !== 'dns-01') this.#fetches.fetched(fetchKey(e));
+    this.emit('challenge:served', e);
   }
 
   /** The directory name the store uses for a domain (also names its checkpoint). */

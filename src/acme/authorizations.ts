@@ -34,7 +34,20 @@ export interface AuthorizationHooks {
   answered(): void;
   /** The first challenge was answered: the CA is validating, a good moment to start the certificate key. */
   validating(): void;
+  /**
+   * Optional: resolves true once the CA's validator fetched this response (the responder saw it), false
+   * when it did not within `withinMs`. The first poll of the authorization then comes a moment after the
+   * fetch instead of after the first poll interval.
+   */
+  fetched?(c: ChallengeToPresent, withinMs: number): Promise<boolean>;
 }
+
+/**
+ * How long after the validator fetched a response the first poll waits: the CA still has to compare what
+ * it fetched and record the result (a CA validating from several places fetches from each; if the poll
+ * comes too early it finds the authorization pending, and polling goes on at the usual intervals).
+ */
+export const FETCH_SETTLE_MS = 30;
 
 interface Worked {
   url: string;
@@ -102,7 +115,7 @@ export async function completeAuthorizations(
         }
         hooks.validating();
         // The CA has only just been asked to validate: a poll now would find it pending.
-        await wait(poll.initialMs);
+        await untilFetched(wait, hooks.fetched?.(response, poll.initialMs), poll.initialMs);
         const final = await pollUntil('authorization', `authorization of ${response.host}`, async () => {
           const r = await client.pollAuthorization(url);
           return { value: r.authorization, retryAfterMs: r.retryAfterMs };
@@ -126,6 +139,20 @@ export async function completeAuthorizations(
   } finally {
     await Promise.allSettled(published.map((c) => hooks.cleanup(c)));
   }
+}
+
+/**
+ * The wait before an authorization's first poll (§7.5.1): `ms`, or FETCH_SETTLE_MS after `fetched` says
+ * the validator fetched the response, whichever comes first. A stop or a failed sibling still ends it.
+ */
+async function untilFetched(wait: (ms: number) => Promise<void>, fetched: Promise<boolean> | undefined, ms: number): Promise<void> {
+  if (fetched === undefined) return wait(ms);
+  const timer = wait(ms).then(() => 'timeout' as const);
+  // When the fetch wins, this timer runs out unobserved; its rejection (a stop meanwhile) is not an error.
+  timer.catch(() => undefined);
+  const first = await Promise.race([fetched.then((ok) => (ok ? ('fetched' as const) : ('none' as const)), () => 'none' as const), timer]);
+  if (first === 'fetched') await wait(FETCH_SETTLE_MS);
+  else if (first === 'none') await timer;
 }
 
 /** The client's abortable wait, also cut short (by rejecting) when a sibling authorization failed. */

@@ -30,6 +30,8 @@ export interface FlowHooks {
   presentChallenge(c: ChallengeToPresent): Promise<void>;
   /** Withdraw it; MUST NOT require present to have succeeded. */
   cleanupChallenge(c: ChallengeToPresent): Promise<void>;
+  /** Optional: true once the CA's validator fetched the response, false if not within `withinMs` (see AuthorizationHooks.fetched). */
+  challengeFetched?(c: ChallengeToPresent, withinMs: number): Promise<boolean>;
   progress(state: AgentState, detail?: { orderUrl?: string }): void;
   /** Persist what a restarted agent needs to resume: the order URL, then the certificate key. */
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
@@ -134,6 +136,7 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
       cleanup: (c) => hooks.cleanupChallenge(c),
       answered: () => hooks.milestone?.('challengeAnswered'),
       validating: () => void startKeygen(),
+      ...(hooks.challengeFetched ? { fetched: (c: ChallengeToPresent, ms: number) => hooks.challengeFetched!(c, ms) } : {}),
     }, poll);
     // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
     order = { ...order, status: 'ready' };

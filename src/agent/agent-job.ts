@@ -67,6 +67,9 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
             await waitForTxt({ ...c.dns01, ...task.dnsPropagation, signal: abort.signal });
           }
         },
+        // dns-01 answers are served by DNS, which leec does not see queried: the usual first interval applies.
+        challengeFetched: (c, withinMs) =>
+          c.type === 'dns-01' ? Promise.resolve(false) : host.challengeFetched({ type: c.type, host: c.host, token: c.token }, withinMs),
         cleanupChallenge: async (c) => {
           ongoing.delete(c.token);
           await host.cleanupChallenge({ type: c.type, host: c.host, token: c.token, fqdn: c.dns01?.fqdn, value: c.dns01?.value });

@@ -63,6 +63,12 @@ export interface HostApi {
   presentChallenge(c: PresentedChallenge): Promise<void>;
   /** Withdraws it; a no-op for one never published. */
   cleanupChallenge(c: WithdrawnChallenge): Promise<void>;
+  /**
+   * True once the CA's validator fetched the published http-01 or tls-alpn-01 response (a responder of the
+   * main thread answered it), false when it did not within `withinMs` (also when another server serves it,
+   * as with a webroot).
+   */
+  challengeFetched(c: { type: ChallengeType; host: string; token: string }, withinMs: number): Promise<boolean>;
   progress(state: AgentState, detail?: { orderUrl?: string | undefined; threadId?: number | undefined }): Promise<void>;
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
 }
