@@ -3,15 +3,13 @@
  * own transport and ACME client, serves AgentApi to the supervisor and calls HostApi for challenges,
  * progress and checkpoints. Job failures come back as data (typed); only bugs and dead threads escape.
  */
-import { createPublicKey } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { setMaxListeners } from 'node:events';
 import { AcmeClient } from '../acme/client.js';
 import { obtainCertificate, type AgentState, type FlowMilestone } from '../acme/flow.js';
-import { toAccountKey } from '../acme/jws.js';
-import { HttpTransport } from '../acme/transport.js';
 import { serializeError } from '../errors.js';
-import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from '../crypto/keys.js';
+import { generateKeyPair } from '../crypto/keys.js';
+import { AgentThreadResources, importAccountKey } from './thread-resources.js';
 import { connectApi, exposeApi } from '../runtime/channel.js';
 import type { AgentApi, AgentOutcome, AgentTask, HostApi } from './protocol.js';
 import type { ChallengeToPresent } from '../acme/authorizations.js';
@@ -22,9 +20,11 @@ const HOST_CALL_DEADLINE_MS = 30_000;
 
 /**
  * Runs one agent job. `observe` sees each milestone of the flow, inside the thread: for tracing, and for
- * test entries that inject crashes at a precise point (see SupervisorOptions.agentEntry).
+ * test entries that inject crashes at a precise point (see SupervisorOptions.agentEntry). `shared` are
+ * the thread's connections, nonces and account key (workers/agent.ts); without it the job makes its own
+ * and closes them when it ends.
  */
-export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) => void): Promise<AgentOutcome> {
+export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) => void, shared?: AgentThreadResources): Promise<AgentOutcome> {
   const host = connectApi<HostApi>(task.hostPort, { deadlineMs: HOST_CALL_DEADLINE_MS, peer: 'supervisor' });
   const abort = new AbortController();
   // Up to 100 authorizations wait and request at once, each listening on this one signal.
@@ -38,14 +38,17 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
     stop: () => abort.abort(),
   };
   exposeApi(api, task.agentPort);
-  const transport = new HttpTransport({ caPem: task.acme.caPem, timeoutMs: task.acme.timeoutMs });
+  const resources = shared ?? new AgentThreadResources();
+  const transport = resources.transport({ caPem: task.acme.caPem, timeoutMs: task.acme.timeoutMs });
   try {
-    const keyPem = task.acme.account?.keyPem ?? (await generateKeyPair('ec256')).privateKeyPem;
-    const privateKey = loadPrivateKey(keyPem);
-    const accountKey = await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
+    // A shared account is imported once per thread; a throwaway account key is this agent's alone.
+    const accountKey = task.acme.account
+      ? await resources.accountKey(task.acme.account.keyPem)
+      : await importAccountKey((await generateKeyPair('ec256')).privateKeyPem);
     const client = new AcmeClient({
       directory: task.acme.directory,
       transport,
+      nonces: resources.nonces(task.acme.directory.newNonce, transport),
       accountKey,
       accountUrl: task.acme.account?.url,
       signal: abort.signal,
@@ -88,7 +91,7 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
     state = 'invalid';
     return { ok: false, error: serializeError(e) };
   } finally {
-    transport.close();
+    if (!shared) resources.close();
     host.close();
     task.agentPort.close();
   }
