@@ -86,12 +86,13 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       const m = ev.data as PhaseMessage;
       const a = agents.get(m.domain);
       if (!a) return;
-      const t = fromAbsolute(m.at);
-      if (m.kind === 'started') a.started = t;
-      else if (m.kind === 'milestone' && m.milestone === 'challengeAnswered') a.answered ??= t;
-      else if (m.kind === 'milestone' && m.milestone === 'downloading') a.downloading = t;
-      else if (m.kind === 'outcome' && m.ok) {
-        a.keygenMs = m.keygenMs;
+      a.started = fromAbsolute(m.started);
+      for (const p of m.milestones) {
+        if (p.milestone === 'challengeAnswered') a.answered ??= fromAbsolute(p.at);
+        else if (p.milestone === 'downloading') a.downloading = fromAbsolute(p.at);
+      }
+      if (m.outcome?.ok) {
+        a.keygenMs = m.outcome.keygenMs;
         a.keygenStart = a.answered ?? a.valid;
       }
     };
