@@ -192,10 +192,14 @@ describe('automatic renewal through the Supervisor, against Pebble', { timeout: 
       const results = await Promise.all(names.map((d) => sup.obtainCertificate(d)));
       assert.deepEqual(results.map((r) => r.names[0]), names);
       assert.equal(queued.length, 1, JSON.stringify(queued));
-      assert.equal(queued[0]!.domain, 'gate3.example.test');
+      // Whichever job reached the gate third is queued: each first reads its checkpoint and stored
+      // certificate, so the three arrive in the order those reads finish, not in call order.
+      const late = queued[0]!.domain;
+      assert.ok(names.includes(late), late);
       assert.equal(queued[0]!.blockedBy, 'newOrders');
       assert.ok(queued[0]!.startsAt! >= t0 + 2000 && queued[0]!.startsAt! <= Date.now(), `startsAt ${queued[0]!.startsAt! - t0} ms after the calls`);
-      assert.ok(started.get('gate3.example.test')! >= queued[0]!.startsAt!, 'the queued job did not start before its time');
+      assert.ok(started.get(late)! >= queued[0]!.startsAt!, 'the queued job did not start before its time');
+      for (const d of names.filter((n) => n !== late)) assert.ok(started.get(d)! < queued[0]!.startsAt!, `${d} was not held back`);
     } finally {
       await sup.shutdown();
     }
