@@ -152,7 +152,7 @@ export class AcmeClient {
       let res: HttpResponse;
       try {
         // RFC 8555 §6.5 / §7.2: every attempt is signed anew over a nonce never sent before (a kept one,
-        // or a fresh one from HEAD newNonce when none is kept). After a connection failure the previous
+        // or a fresh one from GET newNonce when none is kept). After a connection failure the previous
         // nonce may have reached the CA and been consumed; resending it would only earn badNonce.
         const nonce = await this.#nonces.take({ retry: false, signal: this.#signal, count: this.#sent });
         const jws = await signJws({ key: opts.signer ?? this.#key, url, nonce, kid, payload });

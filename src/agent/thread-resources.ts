@@ -23,6 +23,11 @@ const MAX_ACCOUNT_KEYS = 4;
  * validates), so a few connections serve many agents, and each connection saved is a TLS handshake saved.
  */
 export const SHARED_MAX_SOCKETS = 8;
+/**
+ * Nonces kept per thread: room for the answers of every request its agents have in flight at once (a
+ * stale one costs one badNonce retry, as a fetch from newNonce would).
+ */
+const SHARED_MAX_NONCES = 128;
 
 export class AgentThreadResources {
   readonly #transports = new Map<string, HttpTransport>();
@@ -44,7 +49,7 @@ export class AgentThreadResources {
   nonces(newNonceUrl: string, transport: HttpTransport): NoncePool {
     let pool = this.#nonces.get(newNonceUrl);
     if (pool === undefined) {
-      pool = new NoncePool(transport, newNonceUrl);
+      pool = new NoncePool(transport, newNonceUrl, SHARED_MAX_NONCES);
       this.#nonces.set(newNonceUrl, pool);
     }
     return pool;

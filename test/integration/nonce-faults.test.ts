@@ -96,10 +96,10 @@ describe('nonce faults: Pebble rejecting 100% of nonces', () => {
       const t0 = Date.now();
       await assert.rejects(client.newAccount({ termsOfServiceAgreed: true }), (e) => isBadNonce(e, 'newAccount'));
       const sent = transport.requestCount - before;
-      // One HEAD newNonce (no nonce at hand), then the first POST and its retries: each badNonce
-      // response carries the next nonce, so no further HEAD is needed.
+      // One GET newNonce (no nonce at hand), then the first POST and its retries: each badNonce
+      // response carries the next nonce, so no further newNonce fetch is needed.
       assert.equal(sent, 1 + DEFAULT_BAD_NONCE_RETRIES + 1, `requests sent: ${sent}`);
-      t.diagnostic(`100% badNonce, one request: ${sent - 1} POSTs + 1 HEAD newNonce in ${Date.now() - t0} ms`);
+      t.diagnostic(`100% badNonce, one request: ${sent - 1} POSTs + 1 GET newNonce in ${Date.now() - t0} ms`);
     } finally {
       transport.close();
     }

@@ -308,17 +308,17 @@ describe('AcmeClient against a scripted fake CA', () => {
     ca.assertScriptsConsumed();
   });
 
-  it('missing Replay-Nonce: the next request fetches one with HEAD newNonce and works', T, async (t) => {
+  it('missing Replay-Nonce: the next request fetches one with GET newNonce and works', T, async (t) => {
     const { ca, client } = await setup(t);
     ca.script('newOrder', { omitNonce: true });
-    const heads = ca.count('newNonce', 'HEAD');
+    const heads = ca.count('newNonce', 'GET');
     const order = await client.newOrder(A_TEST);
     assert.equal(ca.callsTo('newOrder')[0]!.issuedNonce, undefined);
     const again = await client.getOrder(order.url);
     assert.equal(again.status, 'pending');
-    assert.equal(ca.count('newNonce', 'HEAD'), heads + 1);
+    assert.equal(ca.count('newNonce', 'GET'), heads + 1);
     const [head, poll] = ca.calls.slice(-2) as [Call, Call];
-    assert.deepEqual([head.endpoint, head.method, poll.endpoint, poll.status], ['newNonce', 'HEAD', 'order', 200]);
+    assert.deepEqual([head.endpoint, head.method, poll.endpoint, poll.status], ['newNonce', 'GET', 'order', 200]);
     assert.equal(poll.nonce, head.issuedNonce);
   });
 
@@ -329,11 +329,11 @@ describe('AcmeClient against a scripted fake CA', () => {
     const a = new AcmeClient({ directory, transport, nonces, accountKey: first.accountKey, accountUrl: first.accountUrl });
     const k = await generateKeyPair('ec256');
     const b = new AcmeClient({ directory, transport, nonces, accountKey: await toAccountKey(k.privateKey, k.publicKey, 'ES256') });
-    const heads = ca.count('newNonce', 'HEAD');
+    const heads = ca.count('newNonce', 'GET');
     const totalBefore = transport.requestCount;
-    await a.newOrder(A_TEST); // empty pool: HEAD newNonce, then newOrder
-    await b.newAccount({ termsOfServiceAgreed: true }); // the nonce newOrder's answer carried: no HEAD
-    assert.equal(ca.count('newNonce', 'HEAD'), heads + 1);
+    await a.newOrder(A_TEST); // empty pool: GET newNonce, then newOrder
+    await b.newAccount({ termsOfServiceAgreed: true }); // the nonce newOrder's answer carried: no GET newNonce
+    assert.equal(ca.count('newNonce', 'GET'), heads + 1);
     const [order, account] = [ca.callsTo('newOrder').at(-1)!, ca.callsTo('newAccount').at(-1)!];
     assert.equal(account.nonce, order.issuedNonce);
     assert.equal(a.requestCount, 2);

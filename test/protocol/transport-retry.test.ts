@@ -82,14 +82,14 @@ describe('transport retries behind a fault proxy', () => {
       assert.equal(proxy.stats.connections - conns, k + 1);
       assert.equal(proxy.stats.resets, k);
       const calls = ca.calls.slice(before);
-      // The first newOrder reached the CA (its 201 was cut by the reset); resets after that hit the HEAD
+      // The first newOrder reached the CA (its 201 was cut by the reset); resets after that hit the GET
       // newNonce that fetches a fresh nonce for the retry, since the lost response's nonce never arrived.
-      const expected = ['POST newOrder 201', ...Array.from({ length: k - 1 }, () => 'HEAD newNonce 200'), 'HEAD newNonce 200', 'POST newOrder 201'];
+      const expected = ['POST newOrder 201', ...Array.from({ length: k - 1 }, () => 'GET newNonce 204'), 'GET newNonce 204', 'POST newOrder 201'];
       assert.deepEqual(calls.map((c) => `${c.method} ${c.endpoint} ${c.status}`), expected);
       const [first, retry] = ca.callsTo('newOrder') as [Call, Call];
       const head = calls[calls.length - 2]!;
       assert.notEqual(retry.nonce, first.nonce);
-      assert.equal(retry.nonce, head.issuedNonce, 'the retry is signed over the nonce of the HEAD newNonce just before it');
+      assert.equal(retry.nonce, head.issuedNonce, 'the retry is signed over the nonce of the GET newNonce just before it');
       assertNoncesFresh(ca.calls);
       // Backoff 250 ms, then 1 s.
       assert.ok(took >= (k === 1 ? 250 : 1250), `took ${took} ms`);
