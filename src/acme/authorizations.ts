@@ -79,7 +79,7 @@ export async function completeAuthorizations(
   // validating; Pebble stalls other requests if such an authorization is deactivated mid-validation).
   const settling = new Set<string>();
   const published: ChallengeToPresent[] = [];
-  const jwk = client.accountKey.jwk;
+  const thumbprint = client.accountKey.thumbprint;
   try {
     // Phase 1: fetch every authorization and publish every response.
     const worked = await Promise.allSettled(
@@ -91,7 +91,7 @@ export async function completeAuthorizations(
         const challenge = authz.challenges.find((c) => c.type === type);
         if (!challenge) throw notOffered(authz, type);
         const host = authz.identifier.value;
-        const r = await challengeResponse(type, host, challenge.token, jwk);
+        const r = challengeResponse(type, host, challenge.token, thumbprint);
         const response: ChallengeToPresent = { type, host, wildcard: authz.wildcard === true, token: challenge.token, keyAuthorization: r.keyAuthorization, dns01: r.dns01 };
         published.push(response);
         if (siblings.signal.aborted) throw siblings.signal.reason;

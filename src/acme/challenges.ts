@@ -4,8 +4,7 @@
  * digest in a TXT record, tls-alpn-01 (RFC 8737 §3) presents a certificate carrying that digest.
  */
 import { createHash } from 'node:crypto';
-import type { JWK } from 'jose';
-import { keyAuthorization } from './jws.js';
+import { keyAuthorizationFor } from './jws.js';
 
 /** The challenge types leec can answer (RFC 8555 §8.3, §8.4; RFC 8737). */
 export type ChallengeType = 'http-01' | 'dns-01' | 'tls-alpn-01';
@@ -61,13 +60,13 @@ export function dns01TxtValue(keyAuth: string): string {
  * What to publish for one challenge, except tls-alpn-01's certificate, which the caller makes (it is a
  * key pair, generated where the caller wants the CPU spent): for that type `keyAuthorization` is returned.
  */
-export async function challengeResponse(
+export function challengeResponse(
   type: ChallengeType,
   host: string,
   token: string,
-  jwk: JWK,
-): Promise<{ keyAuthorization: string; dns01?: { fqdn: string; value: string } }> {
-  const keyAuth = await keyAuthorization(token, jwk);
+  thumbprint: string,
+): { keyAuthorization: string; dns01?: { fqdn: string; value: string } } {
+  const keyAuth = keyAuthorizationFor(token, thumbprint);
   if (type !== 'dns-01') return { keyAuthorization: keyAuth };
   return { keyAuthorization: keyAuth, dns01: { fqdn: `_acme-challenge.${host}.`, value: dns01TxtValue(keyAuth) } };
 }

@@ -8,12 +8,11 @@
 import { AbortedError, ErrorCode, InvalidInputError, ProtocolError, type AcmeStep } from '../errors.js';
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
-import { FlattenedSign } from 'jose/jws/flattened/sign';
 import type { FlattenedJWS } from 'jose';
 import { jwsAlgorithmFor } from '../crypto/keys.js';
 import { certificateIdentifier, isCertificateIdentifier, parseRenewalInfo, renewalInfoUrl, type RenewalInfo } from './ari.js';
 import { externalAccountBinding } from './eab.js';
-import { signJws, toAccountKey, type AccountKey } from './jws.js';
+import { signFlattened, signJws, toAccountKey, type AccountKey } from './jws.js';
 import { NoncePool } from './nonce-pool.js';
 import { newOrderFields, type NewOrderOptions } from './order-options.js';
 import { parseProblem, problemError, shortProblemType } from './problem.js';
@@ -155,7 +154,7 @@ export class AcmeClient {
         // or a fresh one from GET newNonce when none is kept). After a connection failure the previous
         // nonce may have reached the CA and been consumed; resending it would only earn badNonce.
         const nonce = await this.#nonces.take({ retry: false, signal: this.#signal, count: this.#sent });
-        const jws = await signJws({ key: opts.signer ?? this.#key, url, nonce, kid, payload });
+        const jws = signJws({ key: opts.signer ?? this.#key, url, nonce, kid, payload });
         res = await this.#transport.request({ method: 'POST', url, headers, body: JSON.stringify(jws), step, signal: this.#signal, count: this.#sent });
       } catch (e) {
         // Only connection-level failures before any response: not AbortedError, not a cut response, and
@@ -442,9 +441,7 @@ export class AcmeClient {
     }
     const account = this.#requireAccountUrl(KEY_CHANGE_STEP);
     const oldKey = this.#key;
-    const inner = await new FlattenedSign(new TextEncoder().encode(JSON.stringify({ account, oldKey: oldKey.jwk })))
-      .setProtectedHeader({ alg: newKey.alg, jwk: newKey.jwk, url })
-      .sign(newKey.privateKey);
+    const inner = signFlattened({ alg: newKey.alg, jwk: newKey.jwk, url }, Buffer.from(JSON.stringify({ account, oldKey: oldKey.jwk })), newKey.privateKey);
     const res = await this.post(url, inner, KEY_CHANGE_STEP);
     this.#expectStatus(res, [200], KEY_CHANGE_STEP);
     this.#key = newKey;
