@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 
 import { ErrorCode, InvalidInputError } from '../../src/errors.js';
 import { type ChallengeType, normalizeName, normalizeNames, validateName } from '../../src/names.js';
+import { toIdentifier } from '../../src/acme/flow.js';
 
 const http = { challenge: 'http-01' } as const;
 const dns = { challenge: 'dns-01' } as const;
@@ -119,4 +120,21 @@ describe('rejects', () => {
   it('an unknown challenge is an invalid option', () => {
     assert.throws(() => validateName('example.test', { challenge: 'http-02' as ChallengeType }), { code: ErrorCode.invalidOption });
   });
+});
+
+describe('toIdentifier (RFC 8738 ip, else dns)', () => {
+  const cases: Array<[string, 'ip' | 'dns']> = [
+    ['192.0.2.7', 'ip'],
+    ['2001:db8::1', 'ip'],
+    ['::1', 'ip'],
+    ['example.test', 'dns'],
+    ['*.example.test', 'dns'],
+    ['1.2.3.4.example.test', 'dns'],
+    ['1.2.3', 'dns'],
+    ['999.1.1.1', 'dns'],
+    ['0x7f.example', 'dns'],
+  ];
+  for (const [name, type] of cases) {
+    it(`${name} is ${type}`, () => assert.deepEqual(toIdentifier(name), { type, value: name }));
+  }
 });
