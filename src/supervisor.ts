@@ -437,7 +437,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       return undefined;
     });
     if (!stored) return undefined;
-    this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+    this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem }, { checked: true });
     if (this.options.autoRenew && this.#scheduler.scheduled(domain) === undefined && !this.#scheduler.isRunning(domain)) {
       void this.#scheduleRenewal(domain, stored);
     }
@@ -514,7 +514,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       notAfter: c.notAfter,
       challenge: job.challenge,
     });
-    this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem });
+    this.certificates.set(c.names, { fullchainPem: c.fullchainPem, keyPem: c.keyPem }, { checked: true });
     await this.#checkpoints.remove(this.#safeName(job.domain));
     // A renewal the scheduler runs is rescheduled from its outcome; any other issuance is scheduled here,
     // as a new certificate that ends any failure cycle of the domain.
@@ -584,7 +584,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       const stored = await this.store.loadCertificate(domain).catch(() => undefined);
       if (!stored) continue;
       // Served from the first handshake on, whether or not this supervisor renews it.
-      this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem });
+      this.certificates.set(stored.names, { fullchainPem: stored.fullchainPem, keyPem: stored.keyPem }, { checked: true });
       if (!this.options.autoRenew) continue;
       entries.push({ domain, notBefore: stored.notBefore, notAfter: stored.notAfter, fullchainPem: stored.fullchainPem });
       if (await this.store.isRevoked(domain, new X509Certificate(stored.certPem).serialNumber).catch(() => false)) revoked.push(domain);

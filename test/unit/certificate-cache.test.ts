@@ -82,6 +82,31 @@ describe('CertificateCache', () => {
     assert.equal(c.get('a.test'), before);
   });
 
+  it('a checked pair gets its context at the first get, one for all its names, then the same one', () => {
+    const c = new CertificateCache();
+    c.set(['a.test', 'www.a.test'], { fullchainPem: a1.certPem, keyPem: a1.keyPem }, { checked: true });
+    const first = c.get('www.a.test');
+    assert.ok(first);
+    assert.equal(c.get('a.test'), first);
+    assert.equal(c.get('A.TEST.'), first);
+    assert.deepEqual(c.names(), ['a.test', 'www.a.test']);
+  });
+
+  it('a checked pair that TLS cannot use fails at its first get, typed, and is dropped', () => {
+    const c = new CertificateCache();
+    c.set(['a.test'], { fullchainPem: a1.certPem, keyPem: a1.keyPem });
+    c.set(['a.test', 'b.test'], { fullchainPem: a1.certPem, keyPem: a2.keyPem }, { checked: true });
+    assert.throws(() => c.get('b.test'), { code: 'ERR_INVALID_OPTION' });
+    assert.equal(c.get('a.test'), undefined, 'every name of the bad entry is gone');
+    assert.deepEqual(c.names(), []);
+    let failed: Error | null = null;
+    c.set(['c.test'], { fullchainPem: a1.certPem, keyPem: a2.keyPem }, { checked: true });
+    c.sniCallback('c.test', (err) => {
+      failed = err;
+    });
+    assert.ok(failed !== null, 'the handshake for it gets the error');
+  });
+
   it('hot swap: new handshakes see the new cert, open connections keep the old', async () => {
     cache.set(['a.test'], { fullchainPem: a1.certPem, keyPem: a1.keyPem });
     const first = await open(port, 'a.test', a1.certPem);
