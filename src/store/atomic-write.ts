@@ -65,6 +65,31 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 }
 
 /**
+ * Writes a new file `path` durably but not atomically: created exclusively with `mode` from its first byte
+ * (mode then set exactly, as writeFileAtomic does), written and fsynced, with no temp file and no rename.
+ * For a directory that nothing reads until a later commit point (a new version of the certificate store,
+ * published by one symlink rename): the caller fsyncs that directory once after all its files, instead of
+ * a rename and a directory fsync per file. An existing `path` is an error (EEXIST); on failure the
+ * partial file is removed.
+ */
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  let ok = false;
+  try {
+    try {
+      await fh.chmod(mode);
+      await fh.writeFile(data);
+      await fh.sync();
+      ok = true;
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    if (!ok) await rm(path, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
  * Points the symbolic link `path` at `target` atomically: a new link is made under a temp name in
  * the same directory and renamed over `path` (rename(2) replaces a link or file in one step), then
  * the directory is fsynced. Readers resolving `path` see the old target or the new, never nothing.

@@ -12,7 +12,7 @@ import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode, InvalidInputError, StoreError } from '../errors.js';
-import { TEMP_NAME_RE, ensureDir, replaceSymlink, writeFileAtomic } from './atomic-write.js';
+import { TEMP_NAME_RE, ensureDir, replaceSymlink, syncDir, writeFileAtomic, writeNewFile } from './atomic-write.js';
 
 /** Everything issued for one certificate (RFC 8555 §7.4.2 download, split). */
 export interface CertificateFiles {
@@ -201,8 +201,13 @@ function checkKeyMatches(certPem: string, keyPem: string): X509Certificate {
   return cert;
 }
 
-/** Throws StoreError(keyMismatch) unless the first certificate of `fullchainPem` is `leaf` (what a TLS server pairs with the key). */
-function checkFullchainLeaf(fullchainPem: string, leaf: X509Certificate): void {
+/**
+ * Throws StoreError(keyMismatch) unless the first certificate of `fullchainPem` is `leaf` (what a TLS
+ * server pairs with the key), whose PEM is `certPem`. A full chain that starts with that very text (as
+ * leec writes it) needs no second parse.
+ */
+function checkFullchainLeaf(fullchainPem: string, certPem: string, leaf: X509Certificate): void {
+  if (certPem.includes('-----END CERTIFICATE-----') && fullchainPem.trimStart().startsWith(certPem.trim())) return;
   let first: X509Certificate | undefined;
   try {
     first = new X509Certificate(fullchainPem);
@@ -246,7 +251,7 @@ async function readSet(p: CertificatePaths): Promise<LoadedCertificate | undefin
     readOptional(p.leecCsr),
   ]);
   const leaf = checkKeyMatches(certPem, keyPem);
-  checkFullchainLeaf(fullchainPem, leaf);
+  checkFullchainLeaf(fullchainPem, certPem, leaf);
   if (meta.serialNumber !== undefined && meta.serialNumber !== leaf.serialNumber) {
     throw storeError(`${p.cert} does not match ${p.meta} (interrupted save?)`, p.cert, undefined);
   }
@@ -281,8 +286,10 @@ async function readCurrent(vdir: string): Promise<string | undefined> {
 }
 
 /**
- * Writes `c` into a new version directory of `vdir` (0700; keys 0600, the rest 0644; every file
- * atomic and fsynced; `meta.json` last) and returns its name. On failure the directory is removed.
+ * Writes `c` into a new version directory of `vdir` (0700; keys 0600 from the first byte, the rest 0644)
+ * and returns its name. Nothing reads a version before `current` names it (the commit, switchCurrent),
+ * so its files are written at once, each fsynced, and the directory is fsynced once after them; a crash
+ * before the commit leaves a partial version that the next save prunes. On failure the directory is removed.
  */
 async function writeVersion(vdir: string, names: CertificatePaths, c: VersionContent): Promise<string> {
   const version = `v-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -303,13 +310,15 @@ async function writeVersion(vdir: string, names: CertificatePaths, c: VersionCon
   ];
   if (c.csrPem !== undefined) writes.push([p.leecCsr, c.csrPem, 0o644]);
   writes.push([p.meta, `${JSON.stringify(c.meta, null, 2)}\n`, 0o644]);
-  for (const [path, data, mode] of writes) {
-    try {
-      await writeFileAtomic(path, data, mode);
-    } catch (err) {
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      throw storeError(`cannot write ${path}`, path, err);
-    }
+  const written = await Promise.allSettled(writes.map(([path, data, mode]) => writeNewFile(path, data, mode)));
+  const failed = written.findIndex((w) => w.status === 'rejected');
+  try {
+    if (failed !== -1) throw (written[failed] as PromiseRejectedResult).reason;
+    await syncDir(dir);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    const path = failed === -1 ? dir : writes[failed]![0];
+    throw storeError(`cannot write ${path}`, path, err);
   }
   return version;
 }
@@ -409,7 +418,7 @@ export class CertStore {
   async saveCertificate(files: CertificateFiles): Promise<StoredCertificateMeta> {
     const safe = safeDomain(files.domain);
     const leaf = checkKeyMatches(files.certPem, files.keyPem);
-    checkFullchainLeaf(files.fullchainPem, leaf);
+    checkFullchainLeaf(files.fullchainPem, files.certPem, leaf);
     const meta: StoredCertificateMeta = {
       domain: files.domain.trim().toLowerCase(),
       names: [...files.names],
