@@ -93,7 +93,8 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       }
       if (m.outcome?.ok) {
         a.keygenMs = m.outcome.keygenMs;
-        a.keygenStart = a.answered ?? a.valid;
+        // The flow starts its key as it starts (LEEC state idle), after waiting for a keygen slot.
+        a.keygenStart = a.idle === undefined ? undefined : a.idle + m.outcome.keygenStartMs;
       }
     };
     supervisor.on('agent:restart', (e) => {

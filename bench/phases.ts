@@ -17,7 +17,7 @@ export interface AgentTimeline {
   /** LEEC states, as the main thread saw them. */
   idle?: number | undefined;
   pending?: number | undefined;
-  /** The challenge was POSTed (flow milestone challengeAnswered); the certificate key starts here. */
+  /** The challenge was POSTed (flow milestone challengeAnswered). */
   answered?: number | undefined;
   valid?: number | undefined;
   finalize?: number | undefined;

@@ -8,7 +8,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { AcmeClient } from './acme/client.js';
-import { toAccountKey } from './acme/jws.js';
+import { toAccountKey } from './acme/account-key.js';
 import { shortProblemType } from './acme/problem.js';
 import type { HttpTransport } from './acme/transport.js';
 import type { Directory } from './acme/types.js';

@@ -3,9 +3,10 @@
  * stored 0600) and registered, in the main thread, before any agent starts, so N agents never race to
  * create N accounts. newAccount on a known key answers 200 with the same account (§7.3.1).
  */
+import type { JWK } from 'jose';
 import { createPublicKey } from 'node:crypto';
 import { AcmeClient } from './acme/client.js';
-import { toAccountKey } from './acme/jws.js';
+import { toAccountKey } from './acme/account-key.js';
 import type { HttpTransport } from './acme/transport.js';
 import type { Directory } from './acme/types.js';
 import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from './crypto/keys.js';
@@ -15,6 +16,9 @@ import { settleInterruptedRollover } from './account-rollover-recovery.js';
 export interface ResolvedAccount {
   keyPem: string;
   url: string;
+  /** The key's public JWK and its RFC 7638 thumbprint, computed once here and handed to every agent. */
+  jwk: JWK;
+  thumbprint: string;
   /** True when the key was made in this call. */
   created: boolean;
 }
@@ -33,11 +37,8 @@ export async function resolveAccount(opts: {
   const keyPem = stored?.keyPem ?? (await generateKeyPair('ec256')).privateKeyPem;
   if (!stored) await opts.store.saveAccount(opts.directoryUrl, { keyPem });
   const privateKey = loadPrivateKey(keyPem);
-  const client = new AcmeClient({
-    directory: opts.directory,
-    transport: opts.transport,
-    accountKey: await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey)),
-  });
+  const accountKey = await toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
+  const client = new AcmeClient({ directory: opts.directory, transport: opts.transport, accountKey });
   // Also for a stored key: confirms the account still exists and refreshes its URL (200 on a known key).
   const eab = opts.externalAccountBinding;
   const account = await client.newAccount({
@@ -46,5 +47,5 @@ export async function resolveAccount(opts: {
     ...(eab ? { externalAccountBinding: await client.externalAccountBinding(eab.kid, eab.macKey) } : {}),
   });
   if (stored?.url !== account.url) await opts.store.saveAccount(opts.directoryUrl, { keyPem, url: account.url });
-  return { keyPem, url: account.url, created: !stored };
+  return { keyPem, url: account.url, jwk: accountKey.jwk, thumbprint: accountKey.thumbprint, created: !stored };
 }

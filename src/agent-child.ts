@@ -17,6 +17,7 @@ import type { ChallengeRouter } from './challenge-router.js';
 import { fetchKey, type FetchSignals } from './fetch-signals.js';
 import { connectApi, exposeApi } from './runtime/channel.js';
 import type { ChildRef, ExitReason } from './runtime/supervisor-tree.js';
+import type { Permits } from './runtime/permits.js';
 import type { WorkerPool } from './runtime/worker-pool.js';
 import { PROTOCOL_VERSION, type AgentApi, type AgentOutcome, type AgentTask, type HostApi } from './agent/protocol.js';
 
@@ -32,6 +33,8 @@ export interface AgentChildDeps {
   router: ChallengeRouter;
   /** What the CA's validator fetched, as the responders saw it. */
   fetches: FetchSignals;
+  /** Bounds the RSA key generations the agents run at once (SupervisorOptions.keygenConcurrency). */
+  keygenPermits: Permits;
   emit<E extends keyof SupervisorEvents>(event: E, ...args: Parameters<SupervisorEvents[E]>): void;
   /** Persists a checkpoint of the job's order. */
   checkpoint(job: Job): Promise<void>;
@@ -53,6 +56,11 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   // thread mates are not touched.
   let stopWhenReported = false;
   const shared = deps.pool.tasksPerThread > 1;
+  // Keygen permits this incarnation holds: handed back as it hands them back, and all of them when it
+  // ends; a wait still queued then is given up.
+  const permits: Array<() => void> = [];
+  const incarnationEnded = new AbortController();
+  const permitWait = AbortSignal.any([abort.signal, incarnationEnded.signal]);
   if (shared) {
     abort.signal.addEventListener('abort', () => {
       if (job.threadId === undefined) endWhenReported = true;
@@ -87,6 +95,15 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       }
       deps.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
     },
+    keygenPermit: async () => {
+      const release = await deps.keygenPermits.acquire(permitWait);
+      // Granted in the same turn the incarnation ended: hand it straight back.
+      if (incarnationEnded.signal.aborted) release();
+      else permits.push(release);
+    },
+    keygenDone: async () => {
+      permits.shift()?.();
+    },
     checkpoint: async (c) => {
       // A restarted agent, or a restarted process, resumes this order with this key.
       job.resume = { orderUrl: c.orderUrl, keyPem: c.keyPem ?? (job.resume?.orderUrl === c.orderUrl ? job.resume.keyPem : undefined) };
@@ -116,7 +133,7 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
         directory: deps.directory,
         caPem: options.caBundle,
         timeoutMs: options.httpTimeoutMs,
-        account: account ? { keyPem: account.keyPem, url: account.url } : undefined,
+        account: account ? { keyPem: account.keyPem, url: account.url, jwk: account.jwk, thumbprint: account.thumbprint } : undefined,
         throwawayAccount: account ? undefined : { contact: options.contact },
       },
       resume: job.resume,
@@ -163,6 +180,8 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
     )
     .finally(async () => {
       clearTimeout(deadline);
+      incarnationEnded.abort();
+      for (const release of permits.splice(0)) release();
       job.agent?.close();
       job.agent = undefined;
       job.kill = undefined;

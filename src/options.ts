@@ -99,6 +99,13 @@ export interface SupervisorOptions {
    */
   agentsPerThread?: number;
   /**
+   * RSA certificate keys generated at once by all the agents (each holds a thread of libuv's pool, which
+   * the process shares with its file system work, for 50 ms to seconds). Default: the pool's size less
+   * one (UV_THREADPOOL_SIZE, else libuv's 4: so 3), so the store's writes, and the embedding server's own
+   * file reads, never queue behind a batch of key generations. EC keys are not counted.
+   */
+  keygenConcurrency?: number;
+  /**
    * Restart intensity of each domain's supervisor (OTP): more than this many agent restarts within
    * `restartPeriodMs` and the domain gives up (`domain:gave-up`). Default 3.
    */
@@ -155,6 +162,7 @@ export interface FilledOptions {
   clock: Clock;
   maxConcurrentAgents: number;
   agentsPerThread: number;
+  keygenConcurrency: number;
   maxAgentRestarts: number;
   restartPeriodMs: number;
   restartBackoffMs: { minMs: number; maxMs: number };
@@ -165,6 +173,16 @@ export interface FilledOptions {
   logger: Logger;
   agentEntry: string | undefined;
   preferredChain: string | undefined;
+}
+
+/** libuv's thread pool size when UV_THREADPOOL_SIZE does not set it. */
+const LIBUV_DEFAULT_THREADPOOL = 4;
+
+/** keygenConcurrency's default: libuv's pool size (UV_THREADPOOL_SIZE, capped at 1024 as libuv does) less one, at least 1. */
+export function defaultKeygenConcurrency(env: NodeJS.ProcessEnv): number {
+  const n = Number(env['UV_THREADPOOL_SIZE']);
+  const pool = Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : LIBUV_DEFAULT_THREADPOOL;
+  return Math.max(1, pool - 1);
 }
 
 function bad(code: string, message: string, data: Record<string, unknown>): never {
@@ -205,7 +223,7 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'externalAccountBinding', 'http01', 'maxConcurrentAgents',
   'maxAgentRestarts', 'restartPeriodMs', 'restartBackoffMs', 'jobTimeoutMs', 'httpTimeoutMs', 'pollTimeoutMs', 'pollInitialMs', 'allowInsecureLoopback', 'logger', 'agentEntry',
-  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile', 'autoRenew', 'rateLimits', 'resetState', 'clock', 'agentsPerThread',
+  'preferredChain', 'challenge', 'dns01', 'tlsAlpn01', 'profile', 'autoRenew', 'rateLimits', 'resetState', 'clock', 'agentsPerThread', 'keygenConcurrency',
 ]);
 
 function checkLogger(raw: unknown): Logger {
@@ -416,6 +434,7 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     clock: checkClock(o.clock),
     maxConcurrentAgents: wholeNumber('maxConcurrentAgents', o.maxConcurrentAgents, 8, 1),
     agentsPerThread: wholeNumber('agentsPerThread', o.agentsPerThread, 1, 1),
+    keygenConcurrency: wholeNumber('keygenConcurrency', o.keygenConcurrency, defaultKeygenConcurrency(process.env), 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
     restartPeriodMs: wholeNumber('restartPeriodMs', o.restartPeriodMs, 600_000, 1),
     restartBackoffMs: checkBackoff(o.restartBackoffMs),

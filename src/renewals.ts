@@ -5,7 +5,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { AcmeClient } from './acme/client.js';
-import { toAccountKey } from './acme/jws.js';
+import { toAccountKey } from './acme/account-key.js';
 import { HttpTransport } from './acme/transport.js';
 import type { Directory } from './acme/types.js';
 import { CHALLENGE_TYPES, type ChallengeType } from './acme/challenges.js';

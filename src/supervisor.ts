@@ -44,6 +44,7 @@ import { FetchSignals, fetchKey } from './fetch-signals.js';
 import { lockStore, type StoreLock } from './store/store-lock.js';
 import { loadFreshCertificate, reusedResult } from './renewal-window.js';
 import { CertificateCache } from './tls/certificate-cache.js';
+import { Permits } from './runtime/permits.js';
 import { WorkerPool } from './runtime/worker-pool.js';
 import { AGENT_ENTRY, type AgentOutcome, type AgentTask } from './agent/protocol.js';
 
@@ -91,6 +92,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   readonly #router: ChallengeRouter;
   /** What the CA's validator fetched from the responders: agents poll their authorizations right after. */
   readonly #fetches = new FetchSignals();
+  /** RSA key generations at once, across all agents (keygenConcurrency). */
+  readonly #keygenPermits: Permits;
   /** Supervisor-wide: at most maxConcurrentAgents jobs run, and never past the CA's rate limits. */
   readonly #gate: RateLimitGate;
   /** Renews every managed certificate on time (autoRenew). */
@@ -146,6 +149,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       tasksPerThread: init.options.agentsPerThread,
     });
     this.#checkpoints = new CheckpointStore(init.options.storeDir);
+    this.#keygenPermits = new Permits(init.options.keygenConcurrency, 'keygen');
     this.#gate = new RateLimitGate({
       clock: init.options.clock,
       limits: init.options.rateLimits,
@@ -177,6 +181,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       pool: this.#pool,
       router: this.#router,
       fetches: this.#fetches,
+      keygenPermits: this.#keygenPermits,
       emit: (event, ...args) => void (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args),
       checkpoint: (job) => this.#saveCheckpoint(job),
       complete: (job, c) => this.#complete(job, c),

@@ -32,8 +32,6 @@ export interface AuthorizationHooks {
   cleanup(c: ChallengeToPresent): Promise<void>;
   /** A challenge was answered (POSTed). */
   answered(): void;
-  /** The first challenge was answered: the CA is validating, a good moment to start the certificate key. */
-  validating(): void;
   /**
    * Optional: resolves true once the CA's validator fetched this response (the responder saw it), false
    * when it did not within `withinMs`. The first poll of the authorization then comes a moment after the
@@ -113,7 +111,6 @@ export async function completeAuthorizations(
           settling.add(url);
           hooks.answered();
         }
-        hooks.validating();
         // The CA has only just been asked to validate: a poll now would find it pending.
         await untilFetched(wait, hooks.fetched?.(response, poll.initialMs), poll.initialMs);
         const final = await pollUntil('authorization', `authorization of ${response.host}`, async () => {

@@ -11,8 +11,7 @@ import { createPublicKey } from 'node:crypto';
 import type { FlattenedJWS } from 'jose';
 import { jwsAlgorithmFor } from '../crypto/keys.js';
 import { certificateIdentifier, isCertificateIdentifier, parseRenewalInfo, renewalInfoUrl, type RenewalInfo } from './ari.js';
-import { externalAccountBinding } from './eab.js';
-import { signFlattened, signJws, toAccountKey, type AccountKey } from './jws.js';
+import { signFlattened, signJws, type AccountKey } from './jws.js';
 import { NoncePool } from './nonce-pool.js';
 import { newOrderFields, type NewOrderOptions } from './order-options.js';
 import { parseProblem, problemError, shortProblemType } from './problem.js';
@@ -398,7 +397,9 @@ export class AcmeClient {
    * §7.3.4 External Account Binding for this client's key: pass it as `externalAccountBinding` to
    * newAccount. `macKeyB64url` is the CA-issued MAC key, base64url with or without `=` padding.
    */
-  externalAccountBinding(kid: string, macKeyB64url: string): Promise<FlattenedJWS> {
+  async externalAccountBinding(kid: string, macKeyB64url: string): Promise<FlattenedJWS> {
+    // Loaded on first use, with jose: agents never register accounts with EAB.
+    const { externalAccountBinding } = await import('./eab.js');
     return externalAccountBinding(kid, macKeyB64url, this.#key.jwk, this.directory.newAccount);
   }
 
@@ -468,6 +469,8 @@ export class AcmeClient {
       res = await this.post(url, payload, REVOKE_STEP);
     } else {
       const priv = opts.signWith.certKey;
+      // Loaded on first use: an agent never revokes, and what signs its requests loads no jose.
+      const { toAccountKey } = await import('./account-key.js');
       const signer = await toAccountKey(priv, createPublicKey(priv), jwsAlgorithmFor(priv));
       res = await this.#send(url, payload, REVOKE_STEP, { signer });
     }

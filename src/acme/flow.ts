@@ -4,10 +4,10 @@
  * threads: challenge publishing, progress and checkpoints are hooks. It can resume an existing order.
  */
 import type { KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, LeecError, ProtocolError } from '../errors.js';
 import { createCsr } from '../crypto/csr.js';
+import { ipLiteralFamily } from '../crypto/ip-literal.js';
 import { splitPemChain, describeCertificate } from '../crypto/certificate.js';
 import { chooseChain } from './chain-choice.js';
 import { generateKeyPair, loadPrivateKey } from '../crypto/keys.js';
@@ -36,6 +36,11 @@ export interface FlowHooks {
   progress(state: AgentState, detail?: { orderUrl?: string }): void;
   /** Persist what a restarted agent needs to resume: the order URL, then the certificate key. */
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
+  /**
+   * Optional: resolves with a release function once this flow may generate its certificate key of
+   * `keyType` (a bound on key generations at once, shared with other flows); released when the key is made.
+   */
+  keygenSlot?(keyType: KeyType): Promise<() => void>;
   /** Finer points of the flow, for tracing and fault-injection tests. */
   milestone?(m: FlowMilestone): void;
 }
@@ -82,15 +87,16 @@ export interface IssuedCertificate {
   requests: number;
   /** The worker thread that ran the agent (0 when run on the main thread). */
   threadId: number;
-  timings: { keygenMs: number; totalMs: number };
+  /**
+   * keygenMs: generating the certificate key; keygenStartMs: from the flow's start to that generation's
+   * start (waiting for a keygen slot included); totalMs: the whole flow.
+   */
+  timings: { keygenMs: number; keygenStartMs: number; totalMs: number };
 }
-
-/** Only these can be IP literals; a host name is never tested with isIP, whose regexps cost a new thread ~4 ms to compile. */
-const MAYBE_IP = /^[0-9.]+$|:/;
 
 /** §9.7.7 / RFC 8738: an IP literal is an `ip` identifier, anything else `dns`. */
 export function toIdentifier(name: string): Identifier {
-  return MAYBE_IP.test(name) && isIP(name) !== 0 ? { type: 'ip', value: name } : { type: 'dns', value: name };
+  return ipLiteralFamily(name) !== 0 ? { type: 'ip', value: name } : { type: 'dns', value: name };
 }
 
 function orderFailed(order: Order, step: 'newOrder' | 'order' | 'finalize'): LeecError {
@@ -110,25 +116,28 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
   const wait = (step: 'order' | 'authorization') => (ms: number) => client.wait(ms, step);
   hooks.progress('idle');
 
-  // The certificate key is generated while the CA validates, not before: key generation (RSA above all)
-  // fills libuv's thread pool, where jose's WebCrypto signatures also run, and would delay the
-  // latency-critical first requests of every agent.
-  let keygenMs = 0;
+  // The certificate key is generated from the start, while the order is placed and validated: RSA keys
+  // take longest, and nothing of the flow waits for it before finalize. It runs on libuv's thread pool,
+  // which the flow's signatures (node:crypto, synchronous) do not use; `keygenSlot` bounds how many key
+  // generations the supervisor's agents run at once, so the pool keeps a thread for the store's writes.
+  const keygen = { ms: 0, startMs: 0 };
   let keyPromise: Promise<{ pem: string; key: KeyObject }> | undefined;
   const startKeygen = (): Promise<{ pem: string; key: KeyObject }> => {
     if (keyPromise) return keyPromise;
-    const t = Date.now();
     const resumed = req.resumeKeyPem;
     keyPromise = resumed !== undefined
       ? Promise.resolve().then(() => ({ pem: resumed, key: loadPrivateKey(resumed) }))
-      : generateKeyPair(req.keyType).then((k) => {
-          keygenMs = Date.now() - t;
+      : generateWithin(hooks.keygenSlot, req.keyType, (startedAt) => {
+          keygen.startMs = startedAt - started;
+        }).then((k) => {
+          keygen.ms = Date.now() - started - keygen.startMs;
           return { pem: k.privateKeyPem, key: k.privateKey };
         });
     keyPromise.catch(() => undefined); // awaited below; no unhandled rejection if the order fails first
     return keyPromise;
   };
 
+  void startKeygen();
   let order = await resumeOrCreate(client, req);
   await hooks.checkpoint({ orderUrl: order.url });
   hooks.milestone?.('orderPlaced');
@@ -140,7 +149,6 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
       present: (c) => hooks.presentChallenge(c),
       cleanup: (c) => hooks.cleanupChallenge(c),
       answered: () => hooks.milestone?.('challengeAnswered'),
-      validating: () => void startKeygen(),
       ...(hooks.challengeFetched ? { fetched: (c: ChallengeToPresent, ms: number) => hooks.challengeFetched!(c, ms) } : {}),
     }, poll);
     // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
@@ -192,8 +200,22 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     challengesAnswered,
     requests: client.requestCount - requestsAtStart,
     threadId,
-    timings: { keygenMs, totalMs: Date.now() - started },
+    timings: { keygenMs: keygen.ms, keygenStartMs: keygen.startMs, totalMs: Date.now() - started },
   };
+}
+
+/**
+ * A key pair of `keyType`, generated once `slot` (when given) grants a place, released after; `onStart`
+ * gets the time (Date.now()) the generation itself starts.
+ */
+async function generateWithin(slot: FlowHooks['keygenSlot'], keyType: KeyType, onStart: (at: number) => void): Promise<Awaited<ReturnType<typeof generateKeyPair>>> {
+  const release = slot ? await slot(keyType) : undefined;
+  onStart(Date.now());
+  try {
+    return await generateKeyPair(keyType);
+  } finally {
+    release?.();
+  }
 }
 
 /**

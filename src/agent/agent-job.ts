@@ -43,7 +43,7 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
   try {
     // A shared account is imported once per thread; a throwaway account key is this agent's alone.
     const accountKey = task.acme.account
-      ? await resources.accountKey(task.acme.account.keyPem)
+      ? resources.accountKey(task.acme.account)
       : await importAccountKey((await generateKeyPair('ec256')).privateKeyPem);
     const client = new AcmeClient({
       directory: task.acme.directory,
@@ -83,6 +83,13 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
           void host.progress(s, { ...detail, threadId }).catch(() => undefined);
         },
         checkpoint: (c) => host.checkpoint(c),
+        // An RSA key holds a thread of libuv's pool for 50 ms to seconds, so the supervisor bounds how
+        // many its agents generate at once; an EC key takes well under a millisecond and is not bounded.
+        keygenSlot: async (keyType) => {
+          if (!keyType.startsWith('rsa')) return () => undefined;
+          await host.keygenPermit();
+          return () => void host.keygenDone().catch(() => undefined);
+        },
         milestone: (m) => observe?.(m),
       },
     );

@@ -3,6 +3,7 @@
  * thread). Plain, structured-clone-safe data; the two MessagePorts are transferred with the task.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { JWK } from 'jose';
 import type { SerializedError } from '../errors.js';
 import type { KeyType } from '../crypto/key-type.js';
 import type { AgentState, IssuedCertificate } from '../acme/flow.js';
@@ -39,8 +40,11 @@ export interface AgentTask {
     directory: Directory;
     caPem?: string | undefined;
     timeoutMs: number;
-    /** The shared account (PKCS#8 PEM + URL); absent in throwaway-account mode. */
-    account?: { keyPem: string; url: string } | undefined;
+    /**
+     * The shared account (PKCS#8 PEM, URL, and the public JWK and thumbprint the supervisor computed once);
+     * absent in throwaway-account mode.
+     */
+    account?: { keyPem: string; url: string; jwk: JWK; thumbprint: string } | undefined;
     /** Throwaway-account mode (LEEC's default): the agent makes and registers its own key. */
     throwawayAccount?: { contact: string[] } | undefined;
   };
@@ -71,6 +75,13 @@ export interface HostApi {
   challengeFetched(c: { type: ChallengeType; host: string; token: string }, withinMs: number): Promise<boolean>;
   progress(state: AgentState, detail?: { orderUrl?: string | undefined; threadId?: number | undefined }): Promise<void>;
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
+  /**
+   * Resolves once this agent may start an RSA key generation (the supervisor bounds how many run at once
+   * on libuv's thread pool, SupervisorOptions.keygenConcurrency); `keygenDone` hands the permit back.
+   * Permits still held when the agent's incarnation ends are handed back by the supervisor.
+   */
+  keygenPermit(): Promise<void>;
+  keygenDone(): Promise<void>;
 }
 
 /** Served by each agent to the supervisor. */

@@ -3,7 +3,7 @@
  * (`agentsPerThread`): the keep-alive HTTPS connections to the CA (one trust store, one TLS session
  * cache), the nonces harvested from every response (RFC 8555 §7.2: a nonce is the server's, not an
  * account's, so any agent may use one another's response brought), and the imported account key (PEM
- * parsing, JWK export and jose's CryptoKey conversion done once, not per agent).
+ * parsing done once, not per agent).
  *
  * An instance lives as long as its thread (see workers/agent.ts); it is never shared between threads.
  * It is bounded: a supervisor gives all its agents one CA, one trust bundle and one account, and has a
@@ -11,7 +11,8 @@
  * rollovers).
  */
 import { createPublicKey } from 'node:crypto';
-import { toAccountKey, type AccountKey } from '../acme/jws.js';
+import type { JWK } from 'jose';
+import type { AccountKey } from '../acme/jws.js';
 import { NoncePool } from '../acme/nonce-pool.js';
 import { HttpTransport } from '../acme/transport.js';
 import { jwsAlgorithmFor, loadPrivateKey } from '../crypto/keys.js';
@@ -32,7 +33,7 @@ const SHARED_MAX_NONCES = 128;
 export class AgentThreadResources {
   readonly #transports = new Map<string, HttpTransport>();
   readonly #nonces = new Map<string, NoncePool>();
-  readonly #accountKeys = new Map<string, Promise<AccountKey>>();
+  readonly #accountKeys = new Map<string, AccountKey>();
 
   /** The thread's transport for this trust bundle and timeout. Shared: callers never close it. */
   transport(opts: { caPem?: string | undefined; timeoutMs: number }): HttpTransport {
@@ -55,20 +56,23 @@ export class AgentThreadResources {
     return pool;
   }
 
-  /** The account key of this PKCS#8 PEM, imported once per thread. A PEM that fails to import is not kept. */
-  accountKey(pem: string): Promise<AccountKey> {
-    const kept = this.#accountKeys.get(pem);
+  /**
+   * The account key of this PKCS#8 PEM, parsed once per thread, with the public JWK and thumbprint the
+   * supervisor computed (so the thread needs no jose). A PEM that fails to parse throws and is not kept.
+   */
+  accountKey(account: SharedAccountKey): AccountKey {
+    const kept = this.#accountKeys.get(account.keyPem);
     if (kept !== undefined) {
       // Most recently used last, so the oldest is the one dropped.
-      this.#accountKeys.delete(pem);
-      this.#accountKeys.set(pem, kept);
+      this.#accountKeys.delete(account.keyPem);
+      this.#accountKeys.set(account.keyPem, kept);
       return kept;
     }
-    const imported = importAccountKey(pem);
-    this.#accountKeys.set(pem, imported);
-    imported.catch(() => this.#accountKeys.delete(pem));
+    const privateKey = loadPrivateKey(account.keyPem);
+    const key: AccountKey = { privateKey, jwk: account.jwk, alg: jwsAlgorithmFor(privateKey), thumbprint: account.thumbprint };
+    this.#accountKeys.set(account.keyPem, key);
     while (this.#accountKeys.size > MAX_ACCOUNT_KEYS) this.#accountKeys.delete(this.#accountKeys.keys().next().value!);
-    return imported;
+    return key;
   }
 
   /** Closes the kept-alive connections (the thread is about to end; tests). */
@@ -80,8 +84,16 @@ export class AgentThreadResources {
   }
 }
 
-/** PEM → the protocol layer's AccountKey (private key, public JWK, JWS algorithm). */
+/** A shared account's key as a task carries it: the PEM, and its public JWK and RFC 7638 thumbprint. */
+export interface SharedAccountKey {
+  keyPem: string;
+  jwk: JWK;
+  thumbprint: string;
+}
+
+/** PEM → the protocol layer's AccountKey, with jose (loaded on first use: throwaway accounts only). */
 export async function importAccountKey(pem: string): Promise<AccountKey> {
+  const { toAccountKey } = await import('../acme/account-key.js');
   const privateKey = loadPrivateKey(pem);
   return toAccountKey(privateKey, createPublicKey(privateKey), jwsAlgorithmFor(privateKey));
 }

@@ -5,7 +5,8 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import path from 'node:path';
-import { jwkThumbprint, toAccountKey, type AccountKey } from '../acme/jws.js';
+import { type AccountKey } from '../acme/jws.js';
+import { jwkThumbprint, toAccountKey } from '../acme/account-key.js';
 import { generateKeyPair, jwsAlgorithmFor, loadPrivateKey } from '../crypto/keys.js';
 import { ErrorCode, InvalidInputError, StoreError } from '../errors.js';
 import { CertStore } from '../store/cert-store.js';

@@ -1,14 +1,13 @@
 /**
  * PKCS#10 certificate signing requests (RFC 2986) for ACME finalize (RFC 8555 §7.4). The ASN.1 is
  * built with `forge.asn1` and signed with node:crypto, because forge itself can only sign with RSA.
- * This is the only module that imports node-forge. It does not validate names: callers pass names
+ * It does not validate names: callers pass names
  * already through `normalizeNames`.
  */
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
+import { ipLiteralFamily } from './ip-literal.js';
 import type forge from 'node-forge';
-// Only the ASN.1 module: loading all of node-forge costs every agent thread ~30 ms more CPU.
-import asn1 from 'node-forge/lib/asn1.js';
+import { asn1 } from './forge-asn1.js';
 
 import { ErrorCode, InvalidInputError } from '../errors.js';
 
@@ -112,7 +111,7 @@ function signatureAlgorithm(key: KeyObject): { digest: 'sha256' | 'sha384'; algo
 
 /** GeneralName (RFC 5280 §4.2.1.6): dNSName [2] IA5String, iPAddress [7] OCTET STRING (4 or 16 bytes). */
 function generalName(name: string): Asn1 {
-  const family = isIP(name);
+  const family = ipLiteralFamily(name);
   if (family === 4) return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, ipv4Bytes(name).toString('binary'));
   if (family === 6) return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 7, false, ipv6Bytes(name).toString('binary'));
   return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 2, false, name);

@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import type forge from 'node-forge';
 // Only the ASN.1 module, as in csr.ts.
-import asn1 from 'node-forge/lib/asn1.js';
+import { asn1 } from './forge-asn1.js';
 
 import { ErrorCode, InvalidInputError } from '../errors.js';
 

@@ -17,7 +17,7 @@ import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type forge from 'node-forge';
-import asn1 from 'node-forge/lib/asn1.js';
+import { asn1 } from '../../src/crypto/forge-asn1.js';
 import { FakeAcmeServer, type Call } from '../support/fake-acme-server.js';
 import { Supervisor, type ObtainOptions } from '../../src/supervisor.js';
 import { ErrorCode, InvalidInputError, LeecError } from '../../src/errors.js';

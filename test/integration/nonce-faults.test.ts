@@ -17,7 +17,7 @@ import { startHarness, opensslVerify, sanNames, type Harness } from '../support/
 import { BadNonceError, ErrorCode, LeecError } from '../../src/errors.js';
 import { AcmeClient } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
-import { toAccountKey } from '../../src/acme/jws.js';
+import { toAccountKey } from '../../src/acme/account-key.js';
 import { HttpTransport } from '../../src/acme/transport.js';
 import { generateKeyPair, jwsAlgorithmFor } from '../../src/crypto/keys.js';
 import type { Supervisor } from '../../src/supervisor.js';

@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { AcmeClient } from '../../src/acme/client.js';
 import { certificateIdentifier } from '../../src/acme/ari.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
-import { toAccountKey } from '../../src/acme/jws.js';
+import { toAccountKey } from '../../src/acme/account-key.js';
 import { HttpTransport } from '../../src/acme/transport.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { AcmeProblemError, InvalidInputError, ProtocolError } from '../../src/errors.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { AcmeClient } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
 import { obtainCertificate, type FlowHooks } from '../../src/acme/flow.js';
-import { toAccountKey } from '../../src/acme/jws.js';
+import { toAccountKey } from '../../src/acme/account-key.js';
 import { HttpTransport } from '../../src/acme/transport.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { AcmeProblemError } from '../../src/errors.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { AcmeClient } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
-import { keyAuthorization, toAccountKey } from '../../src/acme/jws.js';
+import { keyAuthorization, toAccountKey } from '../../src/acme/account-key.js';
 import { HttpTransport } from '../../src/acme/transport.js';
 import type { Authorization, Order } from '../../src/acme/types.js';
 import { splitPemChain } from '../../src/crypto/certificate.js';

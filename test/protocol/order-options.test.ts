@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { AcmeClient, type NewOrderOptions } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
-import { toAccountKey } from '../../src/acme/jws.js';
+import { toAccountKey } from '../../src/acme/account-key.js';
 import { HttpTransport } from '../../src/acme/transport.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { AcmeProblemError, InvalidInputError } from '../../src/errors.js';

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AcmeClient, type AcmeClientOptions } from '../../src/acme/client.js';
 import { fetchDirectory } from '../../src/acme/directory.js';
-import { toAccountKey } from '../../src/acme/jws.js';
+import { toAccountKey } from '../../src/acme/account-key.js';
 import { HttpTransport, type TransportOptions } from '../../src/acme/transport.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { AbortedError, TransportError } from '../../src/errors.js';

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPublicKey } from 'node:crypto';
 import { flattenedVerify, importJWK } from 'jose';
-import { jwkThumbprint, keyAuthorization, signJws, toAccountKey } from '../../src/acme/jws.js';
+import { signJws } from '../../src/acme/jws.js';
+import { jwkThumbprint, keyAuthorization, toAccountKey } from '../../src/acme/account-key.js';
 import { generateKeyPair, jwsAlgorithmFor } from '../../src/crypto/keys.js';
 import type { KeyType } from '../../src/crypto/key-type.js';
 

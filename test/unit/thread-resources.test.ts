@@ -1,11 +1,11 @@
 /**
  * AgentThreadResources: what one worker thread's agents share. One transport per trust bundle and
- * timeout, one nonce pool per CA, and each account key imported once (a bad PEM is refused, typed, and
+ * timeout, one nonce pool per CA, and each account key parsed once (a bad PEM is refused, typed, and
  * not kept); account keys are capped, the least recently used going first.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentThreadResources, importAccountKey } from '../../src/agent/thread-resources.js';
+import { AgentThreadResources, importAccountKey, type SharedAccountKey } from '../../src/agent/thread-resources.js';
 import { generateKeyPair } from '../../src/crypto/keys.js';
 import { InvalidInputError } from '../../src/errors.js';
 import { caught } from '../support/caught.js';
@@ -25,36 +25,46 @@ describe('AgentThreadResources', () => {
     }
   });
 
-  it('imports an account key once: the same AccountKey (and KeyObject) for the same PEM', async () => {
+  /** An account as the supervisor hands it to agents: the PEM, its public JWK and thumbprint. */
+  async function sharedAccount(type: 'ec256' | 'rsa2048' = 'ec256'): Promise<SharedAccountKey> {
+    const keyPem = (await generateKeyPair(type)).privateKeyPem;
+    const { jwk, thumbprint } = await importAccountKey(keyPem);
+    return { keyPem, jwk, thumbprint };
+  }
+
+  it('parses an account key once: the same AccountKey (and KeyObject) for the same PEM, with the JWK and thumbprint given', async () => {
     const r = new AgentThreadResources();
-    const pem = (await generateKeyPair('ec256')).privateKeyPem;
-    const [k1, k2] = await Promise.all([r.accountKey(pem), r.accountKey(pem)]);
-    assert.equal(k1, k2);
+    const account = await sharedAccount();
+    const k1 = r.accountKey(account);
+    assert.equal(r.accountKey({ ...account }), k1);
     assert.equal(k1.alg, 'ES256');
-    assert.deepEqual(k1.jwk, (await importAccountKey(pem)).jwk);
-    const rsa = await r.accountKey((await generateKeyPair('rsa2048')).privateKeyPem);
+    assert.equal(k1.jwk, account.jwk);
+    assert.equal(k1.thumbprint, account.thumbprint);
+    assert.equal(k1.privateKey.asymmetricKeyType, 'ec');
+    const rsa = r.accountKey(await sharedAccount('rsa2048'));
     assert.equal(rsa.alg, 'RS256');
     assert.notEqual(rsa, k1);
   });
 
-  it('a PEM that does not import is refused with a typed error and not kept', async () => {
+  it('a PEM that does not parse is refused with a typed error and not kept', async () => {
     const r = new AgentThreadResources();
-    const e1 = await caught(r.accountKey('not a key'), InvalidInputError);
+    const bad = { ...(await sharedAccount()), keyPem: 'not a key' };
+    const e1 = await caught(Promise.resolve().then(() => r.accountKey(bad)), InvalidInputError);
     assert.equal(e1.code, 'ERR_INVALID_KEY_TYPE');
-    const e2 = await caught(r.accountKey('not a key'), InvalidInputError);
+    const e2 = await caught(Promise.resolve().then(() => r.accountKey(bad)), InvalidInputError);
     assert.notEqual(e2, e1, 'tried again, not a cached failure');
   });
 
   it('keeps at most 4 account keys, dropping the least recently used', async () => {
     const r = new AgentThreadResources();
-    const pems = await Promise.all([1, 2, 3, 4, 5].map(async () => (await generateKeyPair('ec256')).privateKeyPem));
-    const first = await r.accountKey(pems[0]!);
-    const second = await r.accountKey(pems[1]!);
-    await r.accountKey(pems[2]!);
-    await r.accountKey(pems[3]!);
-    assert.equal(await r.accountKey(pems[0]!), first); // used again: now the most recent
-    await r.accountKey(pems[4]!); // a fifth: the least recently used (pems[1]) goes
-    assert.equal(await r.accountKey(pems[0]!), first);
-    assert.notEqual(await r.accountKey(pems[1]!), second);
+    const accounts = await Promise.all([1, 2, 3, 4, 5].map(() => sharedAccount()));
+    const first = r.accountKey(accounts[0]!);
+    const second = r.accountKey(accounts[1]!);
+    r.accountKey(accounts[2]!);
+    r.accountKey(accounts[3]!);
+    assert.equal(r.accountKey(accounts[0]!), first); // used again: now the most recent
+    r.accountKey(accounts[4]!); // a fifth: the least recently used (accounts[1]) goes
+    assert.equal(r.accountKey(accounts[0]!), first);
+    assert.notEqual(r.accountKey(accounts[1]!), second);
   });
 });

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type forge from 'node-forge';
-import asn1 from 'node-forge/lib/asn1.js';
+import { asn1 } from '../../src/crypto/forge-asn1.js';
 import { createTlsAlpnCertificate } from '../../src/crypto/tls-alpn-certificate.js';
 import { ErrorCode, InvalidInputError } from '../../src/errors.js';
 import { TlsAlpn01Store, tlsAlpnServerName } from '../../src/responder/tls-alpn01-store.js';
