@@ -19,7 +19,7 @@ export interface PhaseMessage {
   started: number;
   milestones: Array<{ milestone: string; at: number }>;
   /** Set when the task produced an outcome (not when its thread died). */
-  outcome?: { at: number; ok: boolean; keygenMs: number; keygenStartMs: number; threadId: number } | undefined;
+  outcome?: { at: number; ok: boolean; keygenMs: number; threadId: number } | undefined;
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -34,7 +34,6 @@ function benchHandler(): (task: AgentTask) => Promise<AgentOutcome> {
         at: now(),
         ok: outcome.ok,
         keygenMs: outcome.ok ? outcome.certificate.timings.keygenMs : Number.NaN,
-        keygenStartMs: outcome.ok ? outcome.certificate.timings.keygenStartMs : Number.NaN,
         threadId: outcome.ok ? outcome.certificate.threadId : -1,
       };
       return outcome;

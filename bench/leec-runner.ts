@@ -90,11 +90,10 @@ export async function runLeecCell(ctx: CellContext): Promise<CellRun> {
       for (const p of m.milestones) {
         if (p.milestone === 'challengeAnswered') a.answered ??= fromAbsolute(p.at);
         else if (p.milestone === 'downloading') a.downloading = fromAbsolute(p.at);
+        else if (p.milestone === 'keygenStarted') a.keygenStart = fromAbsolute(p.at);
       }
       if (m.outcome?.ok) {
         a.keygenMs = m.outcome.keygenMs;
-        // The flow starts its key as it starts (LEEC state idle), after waiting for a keygen slot.
-        a.keygenStart = a.idle === undefined ? undefined : a.idle + m.outcome.keygenStartMs;
       }
     };
     supervisor.on('agent:restart', (e) => {

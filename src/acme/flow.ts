@@ -45,8 +45,12 @@ export interface FlowHooks {
   milestone?(m: FlowMilestone): void;
 }
 
-/** Reached after: the order is placed (or resumed), a challenge is answered, finalize is sent; before the download. */
-export type FlowMilestone = 'orderPlaced' | 'challengeAnswered' | 'finalized' | 'downloading';
+/**
+ * Reached after: the order is placed (or resumed), a challenge is answered, finalize is sent; before the
+ * download. keygenStarted / keyGenerated: the certificate key's generation starts (its keygen slot
+ * granted) and ends (not reached for a key resumed from a checkpoint).
+ */
+export type FlowMilestone = 'orderPlaced' | 'challengeAnswered' | 'finalized' | 'downloading' | 'keygenStarted' | 'keyGenerated';
 
 export interface ObtainRequest {
   names: string[];
@@ -127,12 +131,16 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     const resumed = req.resumeKeyPem;
     keyPromise = resumed !== undefined
       ? Promise.resolve().then(() => ({ pem: resumed, key: loadPrivateKey(resumed) }))
-      : generateWithin(hooks.keygenSlot, req.keyType, (startedAt) => {
-          keygen.startMs = startedAt - started;
-        }).then((k) => {
-          keygen.ms = Date.now() - started - keygen.startMs;
-          return { pem: k.privateKeyPem, key: k.privateKey };
-        });
+      : generateWithin(hooks.keygenSlot, req.keyType, {
+          started: (at) => {
+            keygen.startMs = at - started;
+            hooks.milestone?.('keygenStarted');
+          },
+          done: (at) => {
+            keygen.ms = at - started - keygen.startMs;
+            hooks.milestone?.('keyGenerated');
+          },
+        }).then((k) => ({ pem: k.privateKeyPem, key: k.privateKey }));
     keyPromise.catch(() => undefined); // awaited below; no unhandled rejection if the order fails first
     return keyPromise;
   };
@@ -205,14 +213,20 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
 }
 
 /**
- * A key pair of `keyType`, generated once `slot` (when given) grants a place, released after; `onStart`
- * gets the time (Date.now()) the generation itself starts.
+ * A key pair of `keyType`, generated once `slot` (when given) grants a place; `at.started` and `at.done`
+ * get the times (Date.now()) the generation itself starts and ends, the latter before the place is released.
  */
-async function generateWithin(slot: FlowHooks['keygenSlot'], keyType: KeyType, onStart: (at: number) => void): Promise<Awaited<ReturnType<typeof generateKeyPair>>> {
+async function generateWithin(
+  slot: FlowHooks['keygenSlot'],
+  keyType: KeyType,
+  at: { started(at: number): void; done(at: number): void },
+): Promise<Awaited<ReturnType<typeof generateKeyPair>>> {
   const release = slot ? await slot(keyType) : undefined;
-  onStart(Date.now());
   try {
-    return await generateKeyPair(keyType);
+    at.started(Date.now());
+    const pair = await generateKeyPair(keyType);
+    at.done(Date.now());
+    return pair;
   } finally {
     release?.();
   }
