@@ -31,7 +31,7 @@ export interface BenchArgs {
   html: string | undefined;
   /** leec's maxConcurrentAgents (worker threads at once); default: the library's default. */
   agents: number;
-  /** leec's agentsPerThread; default 1 (a thread per agent). */
+  /** leec's agentsPerThread; default: the library's default for `agents` (one thread per core). */
   agentsPerThread: number;
   /** lego / certbot processes at once (each issues one certificate); default: the same as agents. */
   peerJobs: number;
@@ -52,7 +52,8 @@ export const USAGE = `usage: npm run bench -- [--domains N,...] [--key-type T,..
   --runs R           runs per tool and cell (>= 1, default 3); the tools' order rotates between runs
   --peers P,...      compared tools (default all: acme-client in this process; lego and certbot when on PATH)
   --agents A         leec's maxConcurrentAgents (default: the library default)
-  --agents-per-thread K  leec's agentsPerThread: agents sharing one worker thread (default 1)
+  --agents-per-thread K  leec's agentsPerThread: agents sharing one worker thread (default: the library
+                     default, the agents spread over one thread per core; 1: a thread per agent)
   --peer-jobs J      lego/certbot processes at once, one certificate each (default: the same as --agents)
   --json FILE        the JSON document (default bench/results/<timestamp>.json)
   --html FILE        the HTML report (default: the JSON path with .html)
@@ -146,7 +147,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs | { help: true } {
   const agentsRaw = str('agents');
   const agents = agentsRaw === undefined ? fillOptions({ directoryUrl: 'https://ca.invalid/', storeDir: '.' }).maxConcurrentAgents : wholeNumber('agents', agentsRaw, 1, MAX_DOMAINS);
   const perThreadRaw = str('agents-per-thread');
-  const agentsPerThread = perThreadRaw === undefined ? 1 : wholeNumber('agents-per-thread', perThreadRaw, 1, MAX_DOMAINS);
+  const agentsPerThread =
+    perThreadRaw === undefined
+      ? fillOptions({ directoryUrl: 'https://ca.invalid/', storeDir: '.', maxConcurrentAgents: agents }).agentsPerThread
+      : wholeNumber('agents-per-thread', perThreadRaw, 1, MAX_DOMAINS);
   const jobsRaw = str('peer-jobs');
   const peerJobs = jobsRaw === undefined ? agents : wholeNumber('peer-jobs', jobsRaw, 1, MAX_DOMAINS);
   return {

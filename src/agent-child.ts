@@ -149,7 +149,9 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
 
   // The thread is handed to the next job the moment the task settles: forget it at once, so a later
   // killAgent() cannot reach another domain's agent.
+  let lastThreadId: number | undefined;
   const released = task.finally(() => {
+    lastThreadId = job.threadId;
     job.threadId = undefined;
     job.kill = undefined;
   });
@@ -169,15 +171,29 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
           job.reject(new AbortedError(ErrorCode.aborted, `agent for ${job.domain} was stopped`, { step: 'input', cause }));
           return { kind: 'shutdown' };
         }
-        const what = timedOut ? `did not finish within ${options.jobTimeoutMs} ms and was ended` : `died: ${(cause as Error)?.message ?? cause}`;
+        // Its shared thread was ended for another agent (killAgent, a deadline): restarted, not counted.
+        const collateral = shared && !abort.signal.aborted && lastThreadId !== undefined && deps.pool.terminated(lastThreadId);
+        const what = timedOut
+          ? `did not finish within ${options.jobTimeoutMs} ms and was ended`
+          : collateral
+            ? 'lost its thread, ended for another agent on it'
+            : `died: ${(cause as Error)?.message ?? cause}`;
         const error = new ActorExitedError(ErrorCode.actorExited, `agent for ${job.domain} (incarnation ${job.incarnation}) ${what}`, {
           cause,
-          data: { domain: job.domain, incarnation: job.incarnation, timedOut },
+          data: { domain: job.domain, incarnation: job.incarnation, timedOut, collateral },
         });
         job.lastCrash = error;
-        return { kind: 'crash', error };
+        return { kind: 'crash', error, collateral };
       },
     )
+    .then(async (reason) => {
+      // After a crash the agent is restarted and resumes its order: its published responses stay, since
+      // the CA may be validating them right now (withdrawn, the authorization would fail and the order
+      // with it). The job withdraws whatever is left when it ends (withdrawJobTokens). Any other exit
+      // ends the job: whatever the agent managed to clean up, nothing it published outlives it.
+      if (reason.kind !== 'crash') await withdrawJobTokens(deps, job);
+      return reason;
+    })
     .finally(async () => {
       clearTimeout(deadline);
       incarnationEnded.abort();
@@ -187,12 +203,6 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       job.kill = undefined;
       job.threadId = undefined;
       host.port1.close();
-      // Whatever the agent managed to clean up, no token outlives its incarnation.
-      for (const c of job.tokens.values()) {
-        deps.fetches.forget(fetchKey(c));
-        await deps.router.cleanup(c).catch(() => undefined);
-      }
-      job.tokens.clear();
     });
 
   return {
@@ -208,6 +218,15 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       await exited;
     },
   };
+}
+
+/** Withdraws every response the job's agents published and did not withdraw themselves. */
+export async function withdrawJobTokens(deps: Pick<AgentChildDeps, 'router' | 'fetches'>, job: Job): Promise<void> {
+  for (const c of job.tokens.values()) {
+    deps.fetches.forget(fetchKey(c));
+    await deps.router.cleanup(c).catch(() => undefined);
+  }
+  job.tokens.clear();
 }
 
 /** What withdraws a published response: for tls-alpn-01 its certificate, so a newer one for the host stays. */

@@ -23,7 +23,7 @@ import type { KeyType } from './crypto/key-type.js';
 import { ChallengeStore } from './responder/challenge-store.js';
 import { createHttp01Handler, type Http01Handler } from './responder/http01-handler.js';
 import { createJob, sameRequest, type Job } from './job.js';
-import { startAgentChild, type AgentChildDeps } from './agent-child.js';
+import { startAgentChild, withdrawJobTokens, type AgentChildDeps } from './agent-child.js';
 import { TreeSupervisor, type ChildSpec, type TreeNode } from './runtime/supervisor-tree.js';
 import { standaloneResponders, type ResponderListeners } from './responders.js';
 import { WebrootPublisher } from './responder/webroot.js';
@@ -365,9 +365,14 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       this.#throwIfStopped(job);
       await this.#startDomain(job);
     })().catch((e: unknown) => job.reject(e));
+    // Responses left published by an agent that crashed (kept for its restart) are withdrawn as the job ends.
     const done = job.done.then(
-      (r) => r,
+      async (r) => {
+        await withdrawJobTokens(this.#agentDeps, job);
+        return r;
+      },
       async (e: unknown) => {
+        await withdrawJobTokens(this.#agentDeps, job);
         this.#reportFailure(job, e);
         // A failed order is over (its pending authorizations were deactivated, §7.5.2): the next request
         // must not resume it. A stop, a crash loop or a network failure leaves it resumable.
@@ -676,14 +681,17 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /**
-   * Terminates the domain's agent thread at once, as a crash (OTP's `exit(Pid, kill)`): the supervisor
-   * treats it like any thread death and restarts the agent, which resumes its order. For operators and
-   * fault tests. Resolves false when no agent thread runs for the domain.
+   * Ends the domain's agent at once, as a crash (OTP's `exit(Pid, kill)`), by terminating its thread: the
+   * supervisor restarts the agent, which resumes its order, and counts that restart. Agents sharing the
+   * thread restart too, uncounted. For operators and fault tests. Resolves false when no agent thread
+   * runs for the domain.
    */
   async killAgent(domain: string): Promise<boolean> {
     const job = this.#jobs.get(lookupName(domain));
-    if (job?.threadId === undefined) return false;
-    return this.#pool.terminateThread(job.threadId);
+    if (job?.threadId === undefined || job.kill === undefined) return false;
+    // The incarnation's own end (its abort): its thread is terminated, and its mates know it was not theirs.
+    job.kill();
+    return true;
   }
 
   /**

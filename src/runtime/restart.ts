@@ -10,11 +10,15 @@ export type Restart = 'permanent' | 'transient' | 'temporary';
 /** OTP's static restart strategies (simple_one_for_one is a dynamic one_for_one here). */
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
 
-/** Why a child ended. `normal` and `shutdown` are the non-abnormal reasons, as in OTP. */
+/**
+ * Why a child ended. `normal` and `shutdown` are the non-abnormal reasons, as in OTP. A `crash` marked
+ * `collateral` was not the child's doing (the thread it shared was ended for another child): it is
+ * restarted like any crash but not counted toward the restart intensity, which measures a child's own failures.
+ */
 export type ExitReason =
   | { kind: 'normal' }
   | { kind: 'shutdown' }
-  | { kind: 'crash'; error: Error }
+  | { kind: 'crash'; error: Error; collateral?: boolean }
   | { kind: 'killed'; exitCode?: number };
 
 /** An exit is abnormal unless it is `normal` or `shutdown` (OTP also counts `{shutdown, Term}` as the latter). */

@@ -246,7 +246,8 @@ export class TreeSupervisor implements ChildRef {
       else c.state = 'stopped'; // del_child keeps the spec of a non-temporary child
       return;
     }
-    if (this.#window.add(now) === 'exceeded') {
+    const counted = !(reason.kind === 'crash' && reason.collateral === true);
+    if (counted && this.#window.add(now) === 'exceeded') {
       c.state = 'stopped';
       this.#emit('supervisor:intensity', c, { reason });
       const cause = reason.kind === 'crash' ? reason.error : undefined;

@@ -22,8 +22,13 @@ export interface WorkerPoolOptions {
   idleTimeoutMs?: number;
 }
 
+/** Threads remembered as ended on purpose: far more than can die at once between two exits' handling. */
+const ENDED_KEPT = 256;
+
 export class WorkerPool<Task, Result> {
   readonly #pool: Piscina<Task, Result>;
+  /** Thread ids this pool terminated (terminateThread), most recent last. */
+  readonly #ended = new Set<number>();
 
   /** Tasks a thread runs at once. */
   readonly tasksPerThread: number;
@@ -53,8 +58,15 @@ export class WorkerPool<Task, Result> {
   async terminateThread(threadId: number): Promise<boolean> {
     const worker = this.#pool.threads.find((w) => w.threadId === threadId);
     if (!worker) return false;
+    this.#ended.add(threadId);
+    if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.values().next().value!);
     await worker.terminate();
     return true;
+  }
+
+  /** True when `threadId` died because terminateThread ended it (not by a crash of its own). */
+  terminated(threadId: number): boolean {
+    return this.#ended.has(threadId);
   }
 
   get threads(): number {

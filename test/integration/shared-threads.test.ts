@@ -1,11 +1,13 @@
 /**
- * agentsPerThread > 1 against Pebble: several agents on one worker thread run at once (piscina is given
+ * agentsPerThread against Pebble: 1 gives each agent a thread of its own; above 1, several agents on one
+ * worker thread run at once (piscina is given
  * no abort signal, which would make it run them one by one); a graceful stop() ends one agent and leaves
  * its thread mates alone; killAgent() ends the whole thread, and every agent on it restarts and resumes
  * its own order (one order per domain).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { threadId } from 'node:worker_threads';
 import { startHarness, type Harness } from '../support/pebble-harness.js';
 import { AbortedError } from '../../src/errors.js';
 
@@ -15,6 +17,20 @@ describe('agents sharing worker threads (agentsPerThread)', { timeout: 120_000 }
     h = await startHarness();
   });
   after(async () => h.close());
+
+  it('agentsPerThread 1: ten domains in parallel run on ten worker threads, one agent each', async () => {
+    const sup = await h.supervisor({ maxConcurrentAgents: 10, agentsPerThread: 1, autoRenew: false });
+    try {
+      const names = Array.from({ length: 10 }, (_, i) => `iso-${i}.example.test`);
+      const results = await Promise.all(names.map((d) => sup.obtainCertificate(d)));
+      assert.deepEqual(results.map((r) => r.domain), names);
+      const threads = new Set(results.map((r) => r.threadId));
+      assert.equal(threads.size, 10, `expected 10 distinct agent threads, got ${[...threads].join(',')}`);
+      assert.ok(!threads.has(threadId), 'no agent ran on the main thread');
+    } finally {
+      await sup.shutdown();
+    }
+  });
 
   it('10 agents on 2 threads run at the same time and all issue', async () => {
     const sup = await h.supervisor({ maxConcurrentAgents: 10, agentsPerThread: 5, autoRenew: false });
@@ -89,4 +105,28 @@ describe('agents sharing worker threads (agentsPerThread)', { timeout: 120_000 }
     for (const d of names) assert.equal(orders.get(d)?.size, 1, `${d}: one order, resumed`);
     await sup.shutdown();
   });
+
+  it('a thread ended for one agent does not count against its mates: with maxAgentRestarts 0 the mates restart and finish', async () => {
+    // maxAgentRestarts 0: a single counted restart makes a domain give up. The killed agent's own restart
+    // is counted (it gives up); its mates lost their thread through no fault of theirs and carry on.
+    const sup = await h.supervisor({ maxConcurrentAgents: 3, agentsPerThread: 3, maxAgentRestarts: 0, autoRenew: false });
+    const restarted = new Set<string>();
+    const gaveUp: string[] = [];
+    sup.on('agent:restart', (e) => restarted.add(e.domain));
+    sup.on('domain:gave-up', (e) => gaveUp.push(e.domain));
+    const names = ['mate0.example.test', 'mate1.example.test', 'mate2.example.test'];
+    let pending = 0;
+    let killed: Promise<boolean> | undefined;
+    sup.on('state', (e) => {
+      if (e.state === 'pending' && e.incarnation === 0 && ++pending === 3) killed = sup.killAgent(names[1]!);
+    });
+    const outcomes = await Promise.allSettled(names.map((d) => sup.obtainCertificate(d)));
+    assert.equal(await killed, true);
+    assert.equal(outcomes[1]!.status, 'rejected', 'the killed agent, allowed no restart, gave up');
+    assert.deepEqual(gaveUp, [names[1]]);
+    assert.deepEqual([outcomes[0]!.status, outcomes[2]!.status], ['fulfilled', 'fulfilled']);
+    assert.ok(restarted.has(names[0]!) && restarted.has(names[2]!), 'the mates restarted on a new thread');
+    await sup.shutdown();
+  });
 });
+

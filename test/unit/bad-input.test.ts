@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Supervisor } from '../../src/supervisor.js';
 import { ErrorCode, InvalidInputError } from '../../src/errors.js';
-import { fillOptions, type SupervisorOptions } from '../../src/options.js';
+import { defaultAgentsPerThread, defaultKeygenConcurrency, fillOptions, type SupervisorOptions } from '../../src/options.js';
+import { availableParallelism } from 'node:os';
 
 describe('bad options are refused before any request', () => {
   let server: net.Server;
@@ -74,7 +75,25 @@ describe('bad options are refused before any request', () => {
     assert.equal(o.keyType, 'rsa4096');
     assert.equal(o.accountMode, 'shared');
     assert.deepEqual(o.http01, { mode: 'embedded' });
-    assert.equal(o.maxConcurrentAgents, 8);
+    assert.equal(o.maxConcurrentAgents, 50);
     assert.equal(o.maxAgentRestarts, 3);
+    // One thread per core, never more threads than agents.
+    const threads = Math.min(availableParallelism(), 50);
+    assert.equal(o.agentsPerThread, Math.ceil(50 / threads));
+    assert.equal(fillOptions({ directoryUrl: 'https://ca.example/dir', storeDir, maxConcurrentAgents: 1 }).agentsPerThread, 1);
+    assert.equal(o.keygenConcurrency, defaultKeygenConcurrency(process.env));
+  });
+
+  it('keygenConcurrency defaults to libuv\'s pool size less one, and refuses what is not a whole number >= 1', () => {
+    assert.equal(defaultKeygenConcurrency({}), 3, 'libuv default pool of 4');
+    assert.equal(defaultKeygenConcurrency({ UV_THREADPOOL_SIZE: '16' }), 15);
+    assert.equal(defaultKeygenConcurrency({ UV_THREADPOOL_SIZE: '1' }), 1, 'never 0');
+    assert.equal(defaultKeygenConcurrency({ UV_THREADPOOL_SIZE: 'lots' }), 3);
+    assert.equal(defaultAgentsPerThread(50, 2), 25);
+    assert.equal(defaultAgentsPerThread(50, 64), 1);
+    assert.equal(defaultAgentsPerThread(7, 2), 4);
+    for (const keygenConcurrency of [0, 1.5, -2]) {
+      assert.throws(() => fillOptions({ directoryUrl: 'https://ca.example/dir', storeDir, keygenConcurrency }), { code: ErrorCode.invalidOption });
+    }
   });
 });
