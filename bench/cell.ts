@@ -12,7 +12,8 @@ import { runCliPeerCell } from './cli-peer-runner.js';
 import { CLI_PEERS, type CliPeerName } from './cli-peers.js';
 import { runKeygenFloorCell } from './keygen-floor.js';
 import { runLeecCell, type CellContext } from './leec-runner.js';
-import { CLI_PEER_DEFAULT_MAX_DOMAINS, cellLabel, cliPeerLeftOut, type Cell } from './matrix.js';
+import { availableParallelism } from 'node:os';
+import { CLI_PEER_DEFAULT_MAX_DOMAINS, cellLabel, cliPeerLeftOut, runDeadlineSeconds, type Cell } from './matrix.js';
 import type { CellRun, Tool } from './measure.js';
 import type { pebbleLogTap } from './pebble-probe.js';
 import { buildRecord, type AnyRecord } from './report.js';
@@ -39,6 +40,19 @@ interface ToolPlan {
 }
 
 const rotate = <T>(xs: readonly T[], k: number): T[] => xs.map((_, i) => xs[(i + k) % xs.length]!);
+
+/** `p`, or a rejection once `seconds` have passed (see runDeadlineSeconds). */
+async function withDeadline<T>(p: Promise<T>, seconds: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${seconds} s: is Pebble still answering? (Pebble 2.4 has been seen to stop answering under this load; run the bench again)`)), seconds * 1000);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface CellEnv {
   args: BenchArgs;
@@ -103,7 +117,7 @@ export async function runCell(cell: Cell, index: number, e: CellEnv): Promise<vo
       const window = e.tap.open();
       let r: CellRun;
       try {
-        r = await plan.run(ctx);
+        r = await withDeadline(plan.run(ctx), runDeadlineSeconds(cell, availableParallelism()), `${plan.tool} on ${cellLabel(cell)}`);
       } catch (err) {
         // A peer run as separate processes may fail on its own set-up: record why and go on without it.
         if (plan.tool !== 'lego' && plan.tool !== 'certbot') throw err;

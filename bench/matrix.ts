@@ -67,6 +67,16 @@ export function estimateSeconds(cells: readonly Cell[], runs: number, toolsPerCe
 }
 
 /**
+ * How long one tool's run of a cell may take before the bench gives up on it: ten times its estimate, and
+ * at least 3 minutes. Pebble 2.4 has been seen to stop answering every request after some thousands of
+ * orders under this load (its sockets open and idle); a run then fails with this said, instead of
+ * waiting forever.
+ */
+export function runDeadlineSeconds(cell: Cell, cpus: number): number {
+  return Math.max(180, 10 * estimateSeconds([cell], 1, 1, cpus));
+}
+
+/**
  * lego and certbot start one process per certificate (certbot: a Python start-up each, about a CPU
  * second): above this many domains they are left out of the default matrix, like the heavy cells.
  */

@@ -60,7 +60,7 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
   // ends; a wait still queued then is given up.
   const permits: Array<() => void> = [];
   const incarnationEnded = new AbortController();
-  const permitWait = AbortSignal.any([abort.signal, incarnationEnded.signal]);
+  abort.signal.addEventListener('abort', () => incarnationEnded.abort(), { once: true });
   if (shared) {
     abort.signal.addEventListener('abort', () => {
       if (job.threadId === undefined) endWhenReported = true;
@@ -96,7 +96,7 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
       deps.emit('state', { domain: job.domain, state, incarnation: job.incarnation, orderUrl: detail?.orderUrl });
     },
     keygenPermit: async () => {
-      const release = await deps.keygenPermits.acquire(permitWait);
+      const release = await deps.keygenPermits.acquire(incarnationEnded.signal);
       // Granted in the same turn the incarnation ended: hand it straight back.
       if (incarnationEnded.signal.aborted) release();
       else permits.push(release);
@@ -222,11 +222,13 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
 
 /** Withdraws every response the job's agents published and did not withdraw themselves. */
 export async function withdrawJobTokens(deps: Pick<AgentChildDeps, 'router' | 'fetches'>, job: Job): Promise<void> {
-  for (const c of job.tokens.values()) {
+  // Taken from the job first: the job's end and its last incarnation's end may both be withdrawing.
+  const left = [...job.tokens.values()];
+  job.tokens.clear();
+  for (const c of left) {
     deps.fetches.forget(fetchKey(c));
     await deps.router.cleanup(c).catch(() => undefined);
   }
-  job.tokens.clear();
 }
 
 /** What withdraws a published response: for tls-alpn-01 its certificate, so a newer one for the host stays. */

@@ -38,9 +38,10 @@ export interface FlowHooks {
   checkpoint(c: { orderUrl: string; keyPem?: string }): Promise<void>;
   /**
    * Optional: resolves with a release function once this flow may generate its certificate key of
-   * `keyType` (a bound on key generations at once, shared with other flows); released when the key is made.
+   * `keyType` (a bound on key generations at once, shared with other flows); released when the key is
+   * made. `signal` aborts when the flow ends before: the wait is then given up (reject).
    */
-  keygenSlot?(keyType: KeyType): Promise<() => void>;
+  keygenSlot?(keyType: KeyType, signal: AbortSignal): Promise<() => void>;
   /** Finer points of the flow, for tracing and fault-injection tests. */
   milestone?(m: FlowMilestone): void;
 }
@@ -120,18 +121,21 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
   const wait = (step: 'order' | 'authorization') => (ms: number) => client.wait(ms, step);
   hooks.progress('idle');
 
-  // The certificate key is generated from the start, while the order is placed and validated: RSA keys
-  // take longest, and nothing of the flow waits for it before finalize. It runs on libuv's thread pool,
-  // which the flow's signatures (node:crypto, synchronous) do not use; `keygenSlot` bounds how many key
-  // generations the supervisor's agents run at once, so the pool keeps a thread for the store's writes.
+  // The certificate key is generated once the order is placed, while it is validated: RSA keys take
+  // longest, and nothing of the flow waits for the key before finalize (an order the CA refuses, e.g.
+  // rateLimited, costs no key). It runs on libuv's thread pool, which the flow's signatures (node:crypto,
+  // synchronous) do not use; `keygenSlot` bounds how many key generations the supervisor's agents run at
+  // once, so the pool keeps a thread for the store's writes. A flow that fails settles its key first, so
+  // no generation outlives it (and its slot).
   const keygen = { ms: 0, startMs: 0 };
+  const keygenGivenUp = new AbortController();
   let keyPromise: Promise<{ pem: string; key: KeyObject }> | undefined;
   const startKeygen = (): Promise<{ pem: string; key: KeyObject }> => {
     if (keyPromise) return keyPromise;
     const resumed = req.resumeKeyPem;
     keyPromise = resumed !== undefined
       ? Promise.resolve().then(() => ({ pem: resumed, key: loadPrivateKey(resumed) }))
-      : generateWithin(hooks.keygenSlot, req.keyType, {
+      : generateWithin(hooks.keygenSlot, req.keyType, keygenGivenUp.signal, {
           started: (at) => {
             keygen.startMs = at - started;
             hooks.milestone?.('keygenStarted');
@@ -145,83 +149,95 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     return keyPromise;
   };
 
-  void startKeygen();
   let order = await resumeOrCreate(client, req);
-  await hooks.checkpoint({ orderUrl: order.url });
-  hooks.milestone?.('orderPlaced');
-  hooks.progress('pending', { orderUrl: order.url });
-
-  let challengesAnswered = 0;
-  if (order.status === 'pending') {
-    challengesAnswered = await completeAuthorizations(client, order.authorizations, req.challenge ?? 'http-01', {
-      present: (c) => hooks.presentChallenge(c),
-      cleanup: (c) => hooks.cleanupChallenge(c),
-      answered: () => hooks.milestone?.('challengeAnswered'),
-      ...(hooks.challengeFetched ? { fetched: (c: ChallengeToPresent, ms: number) => hooks.challengeFetched!(c, ms) } : {}),
-    }, poll);
-    // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
-    order = { ...order, status: 'ready' };
+  void startKeygen();
+  try {
+    return await afterOrder();
+  } catch (e) {
+    keygenGivenUp.abort();
+    await keyPromise?.catch(() => undefined);
+    throw e;
   }
-  if (order.status === 'invalid') throw orderFailed(order, 'order');
-  hooks.progress('valid', { orderUrl: order.url });
 
-  const { pem: keyPem, key: certificateKey } = await startKeygen();
-  const csr = createCsr({ privateKey: certificateKey, names: req.names });
-  if (order.status === 'ready') {
-    await hooks.checkpoint({ orderUrl: order.url, keyPem });
-    hooks.progress('finalize', { orderUrl: order.url });
-    order = await finalizeWhenReady(client, order, csr.der, poll);
-    hooks.milestone?.('finalized');
-  } else {
-    hooks.progress('finalize', { orderUrl: order.url });
-  }
-  order = await pollUntil('order', `order ${order.url}`, async () => {
-    const r = await client.pollOrder(order.url);
-    return { value: r.order, retryAfterMs: r.retryAfterMs };
-  }, (o) => o.status === 'valid' || o.status === 'invalid', wait('order'), poll);
-  if (order.status === 'invalid') throw orderFailed(order, 'finalize');
-  if (!order.certificate) throw new ProtocolError(ErrorCode.protocol, `valid order ${order.url} has no certificate URL`, { step: 'order' });
+  async function afterOrder(): Promise<IssuedCertificate> {
+    await hooks.checkpoint({ orderUrl: order.url });
+    hooks.milestone?.('orderPlaced');
+    hooks.progress('pending', { orderUrl: order.url });
 
-  hooks.milestone?.('downloading');
-  const download = await client.downloadCertificate(order.certificate);
-  let chainPem = download.pem;
-  if (req.preferredChain !== undefined && download.alternates.length > 0) {
-    const chains = [download.pem];
-    for (const url of download.alternates) chains.push((await client.downloadCertificate(url)).pem);
-    chainPem = chooseChain(chains, req.preferredChain).pem;
+    let challengesAnswered = 0;
+    if (order.status === 'pending') {
+      challengesAnswered = await completeAuthorizations(client, order.authorizations, req.challenge ?? 'http-01', {
+        present: (c) => hooks.presentChallenge(c),
+        cleanup: (c) => hooks.cleanupChallenge(c),
+        answered: () => hooks.milestone?.('challengeAnswered'),
+        ...(hooks.challengeFetched ? { fetched: (c: ChallengeToPresent, ms: number) => hooks.challengeFetched!(c, ms) } : {}),
+      }, poll);
+      // Every authorization is valid, so the order is ready (§7.1.6): finalize without polling it first.
+      order = { ...order, status: 'ready' };
+    }
+    if (order.status === 'invalid') throw orderFailed(order, 'order');
+    hooks.progress('valid', { orderUrl: order.url });
+
+    const { pem: keyPem, key: certificateKey } = await startKeygen();
+    const csr = createCsr({ privateKey: certificateKey, names: req.names });
+    if (order.status === 'ready') {
+      await hooks.checkpoint({ orderUrl: order.url, keyPem });
+      hooks.progress('finalize', { orderUrl: order.url });
+      order = await finalizeWhenReady(client, order, csr.der, poll);
+      hooks.milestone?.('finalized');
+    } else {
+      hooks.progress('finalize', { orderUrl: order.url });
+    }
+    order = await pollUntil('order', `order ${order.url}`, async () => {
+      const r = await client.pollOrder(order.url);
+      return { value: r.order, retryAfterMs: r.retryAfterMs };
+    }, (o) => o.status === 'valid' || o.status === 'invalid', wait('order'), poll);
+    if (order.status === 'invalid') throw orderFailed(order, 'finalize');
+    if (!order.certificate) throw new ProtocolError(ErrorCode.protocol, `valid order ${order.url} has no certificate URL`, { step: 'order' });
+
+    hooks.milestone?.('downloading');
+    const download = await client.downloadCertificate(order.certificate);
+    let chainPem = download.pem;
+    if (req.preferredChain !== undefined && download.alternates.length > 0) {
+      const chains = [download.pem];
+      for (const url of download.alternates) chains.push((await client.downloadCertificate(url)).pem);
+      chainPem = chooseChain(chains, req.preferredChain).pem;
+    }
+    const pems = splitPemChain(chainPem);
+    const leaf = pems[0]!;
+    const info = describeCertificate(leaf);
+    hooks.progress('done', { orderUrl: order.url });
+    return {
+      names: req.names,
+      keyType: req.keyType,
+      keyPem,
+      csrPem: csr.pem,
+      certPem: leaf,
+      chainPem: pems.slice(1).join(''),
+      fullchainPem: pems.join(''),
+      notBefore: info.notBefore.toISOString(),
+      notAfter: info.notAfter.toISOString(),
+      orderUrl: order.url,
+      challengesAnswered,
+      requests: client.requestCount - requestsAtStart,
+      threadId,
+      timings: { keygenMs: keygen.ms, keygenStartMs: keygen.startMs, totalMs: Date.now() - started },
+    };
   }
-  const pems = splitPemChain(chainPem);
-  const leaf = pems[0]!;
-  const info = describeCertificate(leaf);
-  hooks.progress('done', { orderUrl: order.url });
-  return {
-    names: req.names,
-    keyType: req.keyType,
-    keyPem,
-    csrPem: csr.pem,
-    certPem: leaf,
-    chainPem: pems.slice(1).join(''),
-    fullchainPem: pems.join(''),
-    notBefore: info.notBefore.toISOString(),
-    notAfter: info.notAfter.toISOString(),
-    orderUrl: order.url,
-    challengesAnswered,
-    requests: client.requestCount - requestsAtStart,
-    threadId,
-    timings: { keygenMs: keygen.ms, keygenStartMs: keygen.startMs, totalMs: Date.now() - started },
-  };
 }
 
 /**
- * A key pair of `keyType`, generated once `slot` (when given) grants a place; `at.started` and `at.done`
- * get the times (Date.now()) the generation itself starts and ends, the latter before the place is released.
+ * A key pair of `keyType`, generated once `slot` (when given) grants a place (a wait given up when
+ * `givenUp` aborts); `at.started` and `at.done` get the times (Date.now()) the generation itself starts
+ * and ends, the latter before the place is released.
  */
 async function generateWithin(
   slot: FlowHooks['keygenSlot'],
   keyType: KeyType,
+  givenUp: AbortSignal,
   at: { started(at: number): void; done(at: number): void },
 ): Promise<Awaited<ReturnType<typeof generateKeyPair>>> {
-  const release = slot ? await slot(keyType) : undefined;
+  const release = slot ? await slot(keyType, givenUp) : undefined;
   try {
     at.started(Date.now());
     const pair = await generateKeyPair(keyType);

@@ -7,7 +7,7 @@ import { threadId } from 'node:worker_threads';
 import { setMaxListeners } from 'node:events';
 import { AcmeClient } from '../acme/client.js';
 import { obtainCertificate, type AgentState, type FlowMilestone } from '../acme/flow.js';
-import { serializeError } from '../errors.js';
+import { AbortedError, ErrorCode, serializeError } from '../errors.js';
 import { generateKeyPair } from '../crypto/keys.js';
 import { AgentThreadResources, importAccountKey } from './thread-resources.js';
 import { connectApi, exposeApi } from '../runtime/channel.js';
@@ -25,7 +25,8 @@ const HOST_CALL_DEADLINE_MS = 30_000;
  * and closes them when it ends.
  */
 export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) => void, shared?: AgentThreadResources): Promise<AgentOutcome> {
-  const host = connectApi<HostApi>(task.hostPort, { deadlineMs: HOST_CALL_DEADLINE_MS, peer: 'supervisor' });
+  // A keygen permit comes when other agents' keys are made: its wait is bounded by the supervisor's queue.
+  const host = connectApi<HostApi>(task.hostPort, { deadlineMs: HOST_CALL_DEADLINE_MS, peer: 'supervisor', untimed: ['keygenPermit'] });
   const abort = new AbortController();
   // Up to 100 authorizations wait and request at once, each listening on this one signal.
   setMaxListeners(0, abort.signal);
@@ -85,9 +86,11 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
         checkpoint: (c) => host.checkpoint(c),
         // An RSA key holds a thread of libuv's pool for 50 ms to seconds, so the supervisor bounds how
         // many its agents generate at once; an EC key takes well under a millisecond and is not bounded.
-        keygenSlot: async (keyType) => {
+        keygenSlot: async (keyType, signal) => {
           if (!keyType.startsWith('rsa')) return () => undefined;
-          await host.keygenPermit();
+          // Given up when the flow ends first; a permit granted after that is handed back as this
+          // incarnation ends (agent-child).
+          await untilAborted(host.keygenPermit(), signal);
           return () => void host.keygenDone().catch(() => undefined);
         },
         milestone: (m) => observe?.(m),
@@ -102,6 +105,16 @@ export async function runAgentJob(task: AgentTask, observe?: (m: FlowMilestone) 
     host.close();
     task.agentPort.close();
   }
+}
+
+/** `p`, or a rejection with AbortedError as soon as `signal` aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError(ErrorCode.aborted, 'stopped while waiting for a keygen permit', { step: 'keygen' }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new AbortedError(ErrorCode.aborted, 'stopped while waiting for a keygen permit', { step: 'keygen' }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**

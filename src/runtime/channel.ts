@@ -42,6 +42,11 @@ export interface ConnectOptions {
   exited?: Promise<unknown>;
   /** Names the peer in errors. */
   peer: string;
+  /**
+   * Calls that wait for as long as the peer takes (the peer bounds them itself, e.g. a queue for a shared
+   * resource): no deadline, but still failed when the peer exits.
+   */
+  untimed?: ReadonlyArray<string>;
 }
 
 /** The caller's side of `exposeApi`. */
@@ -60,15 +65,17 @@ export function connectApi<T extends object>(port: MessagePort, opts: ConnectOpt
       new ActorExitedError(ErrorCode.actorExited, `${opts.peer} exited before answering ${name}()`, { data: { peer: opts.peer, call: name } });
     if (gone) throw exitedError();
     let timer: NodeJS.Timeout | undefined;
-    const racers: Array<Promise<Envelope<unknown>>> = [
-      (remote[name] as (...a: unknown[]) => Promise<Envelope<unknown>>)(...args),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new ActorExitedError(ErrorCode.actorExited, `${opts.peer} did not answer ${name}() within ${opts.deadlineMs} ms`, { data: { peer: opts.peer, call: name, deadlineMs: opts.deadlineMs } })),
-          opts.deadlineMs,
-        );
-      }),
-    ];
+    const racers: Array<Promise<Envelope<unknown>>> = [(remote[name] as (...a: unknown[]) => Promise<Envelope<unknown>>)(...args)];
+    if (!opts.untimed?.includes(name)) {
+      racers.push(
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new ActorExitedError(ErrorCode.actorExited, `${opts.peer} did not answer ${name}() within ${opts.deadlineMs} ms`, { data: { peer: opts.peer, call: name, deadlineMs: opts.deadlineMs } })),
+            opts.deadlineMs,
+          );
+        }),
+      );
+    }
     if (exited) racers.push(exited.then(() => Promise.reject(exitedError())));
     try {
       const env = await Promise.race(racers);

@@ -94,7 +94,7 @@ export async function writeNewFile(path: string, data: string | Uint8Array, mode
  * the same directory and renamed over `path` (rename(2) replaces a link or file in one step), then
  * the directory is fsynced. Readers resolving `path` see the old target or the new, never nothing.
  */
-export async function replaceSymlink(path: string, target: string): Promise<void> {
+export async function replaceSymlink(path: string, target: string, opts: { sync?: boolean } = {}): Promise<void> {
   const tmp = tempName(path);
   await symlink(target, tmp);
   try {
@@ -103,7 +103,8 @@ export async function replaceSymlink(path: string, target: string): Promise<void
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
-  await syncDir(dirname(path));
+  // `sync: false`: the caller replaces several links of one directory and fsyncs it once after them.
+  if (opts.sync !== false) await syncDir(dirname(path));
 }
 
 /** `mkdir -p` with `mode` (default 0700) for the directories it creates; existing ones are left as they are. */

@@ -1,14 +1,14 @@
 /**
  * The on-disk certificate and account store. Each save of a certificate writes a complete new
  * version directory (`certificates/.versions/<domain>/v-*`: key, certificate, chain, fullchain,
- * LEEC's `<domain>.key|.csr|.crt`, `meta.json` last), each file atomically, and then commits it by
- * atomically renaming the `current` symlink onto it. The stable certbot-style paths in
+ * `meta.json`, and LEEC's `<domain>.key|.csr|.crt`, the key and crt as hard links), every file fsynced
+ * and then the directory, and then commits it by atomically renaming the `current` symlink onto it. The stable certbot-style paths in
  * `certificates/<domain>/` (`privkey.pem`, `fullchain.pem`...) are symlinks through `current`, so a
  * reader sees one whole version, never a new key beside an old certificate, even after a crash.
  * It does not parse ACME responses or decide renewals, and assumes one writer per domain.
  */
 import { X509Certificate, createHash, createPrivateKey, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { ErrorCode, InvalidInputError, StoreError } from '../errors.js';
@@ -113,6 +113,9 @@ function storeError(message: string, path: string, cause: unknown): StoreError {
   if (code !== undefined) data.cause = code;
   return new StoreError(ErrorCode.store, message, { step: 'store', data, cause });
 }
+
+/** link(2) failures of a file system that has no hard links (FAT, some network and FUSE mounts). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
 
 /** Under `certificates/`: the versions of every domain. A domain directory can never be named so. */
 const VERSIONS_DIR = '.versions';
@@ -302,22 +305,34 @@ async function writeVersion(vdir: string, names: CertificatePaths, c: VersionCon
   const p = under(dir, names);
   const writes: Array<[string, string, number]> = [
     [p.privkey, c.keyPem, 0o600],
-    [p.leecKey, c.keyPem, 0o600],
     [p.cert, c.certPem, 0o644],
     [p.chain, c.chainPem, 0o644],
     [p.fullchain, c.fullchainPem, 0o644],
-    [p.leecCrt, c.fullchainPem, 0o644],
   ];
   if (c.csrPem !== undefined) writes.push([p.leecCsr, c.csrPem, 0o644]);
   writes.push([p.meta, `${JSON.stringify(c.meta, null, 2)}\n`, 0o644]);
   const written = await Promise.allSettled(writes.map(([path, data, mode]) => writeNewFile(path, data, mode)));
-  const failed = written.findIndex((w) => w.status === 'rejected');
+  // The path each step writes, for the error: the failed file, a LEEC name's link, or the directory.
+  let path = dir;
   try {
-    if (failed !== -1) throw (written[failed] as PromiseRejectedResult).reason;
+    const failed = written.findIndex((w) => w.status === 'rejected');
+    if (failed !== -1) {
+      path = writes[failed]![0];
+      throw (written[failed] as PromiseRejectedResult).reason;
+    }
+    // LEEC's names are hard links to the same files (same inode, mode and bytes: nothing more to sync),
+    // or copies where the file system has no hard links.
+    for (const [name, target, data, mode] of [[p.leecKey, p.privkey, c.keyPem, 0o600], [p.leecCrt, p.fullchain, c.fullchainPem, 0o644]] as const) {
+      path = name;
+      await link(target, name).catch((err: unknown) => {
+        if (!NO_HARD_LINKS.has(errnoCode(err) ?? '')) throw err;
+        return writeNewFile(name, data, mode);
+      });
+    }
+    path = dir;
     await syncDir(dir);
   } catch (err) {
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-    const path = failed === -1 ? dir : writes[failed]![0];
     throw storeError(`cannot write ${path}`, path, err);
   }
   return version;
@@ -338,15 +353,25 @@ async function switchCurrent(vdir: string, version: string): Promise<void> {
  * (atomically) flat-layout files or wrong links; links already right are left alone.
  */
 async function linkStablePaths(domainDir: string, safe: string, names: CertificatePaths, withCsr: boolean): Promise<void> {
+  let replaced = false;
   for (const key of withCsr ? [...REQUIRED, 'leecCsr' as const] : REQUIRED) {
     const path = join(domainDir, names[key]);
     const target = `../${VERSIONS_DIR}/${safe}/${CURRENT}/${names[key]}`;
     const existing = await readlink(path).catch(() => undefined);
     if (existing === target) continue;
     try {
-      await replaceSymlink(path, target);
+      await replaceSymlink(path, target, { sync: false });
+      replaced = true;
     } catch (err) {
       throw storeError(`cannot link ${path}`, path, err);
+    }
+  }
+  // One fsync of the domain directory for every link replaced (usually all of them, at the first save).
+  if (replaced) {
+    try {
+      await syncDir(domainDir);
+    } catch (err) {
+      throw storeError(`cannot sync ${domainDir}`, domainDir, err);
     }
   }
 }
@@ -411,7 +436,7 @@ export class CertStore {
   /**
    * Saves a certificate. First checks the key belongs to the leaf and the full chain starts with
    * it (StoreError `ERR_KEY_MISMATCH`, nothing written). Then writes a new version directory
-   * (every file atomically, `meta.json` last), makes sure the stable paths are symlinks through
+   * (every file fsynced, then the directory), makes sure the stable paths are symlinks through
    * `current`, and commits by renaming `current` onto the new version. A failure before the commit
    * removes the new version and leaves the served set as it was.
    */

@@ -24,10 +24,15 @@ function buildContext(pems: { fullchainPem: string; keyPem: string }): SecureCon
   }
 }
 
-/** One certificate: its PEMs, and its SecureContext once built. Shared by all its names, never changed but for `context`. */
+/**
+ * One certificate, shared by all its names: its SecureContext, or until that is built its PEMs and the
+ * entries it replaced, by name (served again if these PEMs turn out unusable). Both are dropped once it
+ * is built.
+ */
 interface Entry {
-  readonly pems: { fullchainPem: string; keyPem: string };
+  pems: { fullchainPem: string; keyPem: string } | undefined;
   context: SecureContext | undefined;
+  replaced: Map<string, Entry> | undefined;
 }
 
 /** SNI name → SecureContext, for `https.createServer({ SNICallback: cache.sniCallback })`. */
@@ -42,13 +47,21 @@ export class CertificateCache {
    * CertStore guarantees) it is built at the first `get` for one of the names.
    */
   set(names: string[], pems: { fullchainPem: string; keyPem: string }, opts: { checked?: boolean } = {}): void {
-    const entry: Entry = { pems: { fullchainPem: pems.fullchainPem, keyPem: pems.keyPem }, context: opts.checked === true ? undefined : buildContext(pems) };
-    for (const name of names) this.#entries.set(normalizeName(name), entry);
+    const keys = names.map(normalizeName);
+    const entry: Entry =
+      opts.checked === true
+        ? { pems: { fullchainPem: pems.fullchainPem, keyPem: pems.keyPem }, context: undefined, replaced: new Map(keys.flatMap((k) => {
+            const before = this.#entries.get(k);
+            return before ? [[k, before] as const] : [];
+          })) }
+        : { pems: undefined, context: buildContext(pems), replaced: undefined };
+    for (const key of keys) this.#entries.set(key, entry);
   }
 
   /**
    * The context for `servername`: exact (case-insensitive) match, else the `*.<parent>` entry. Throws
-   * InvalidInputError when a `checked` entry turns out to be unusable; that entry is then dropped.
+   * InvalidInputError when a `checked` entry turns out to be unusable; its names then go back to the
+   * entry it replaced, if any (the next handshake gets the previous certificate), or are dropped.
    */
   get(servername: string): SecureContext | undefined {
     const name = normalizeName(servername);
@@ -63,11 +76,18 @@ export class CertificateCache {
     }
     if (entry.context === undefined) {
       try {
-        entry.context = buildContext(entry.pems);
+        entry.context = buildContext(entry.pems!);
       } catch (err) {
-        for (const [n, e] of this.#entries) if (e === entry) this.#entries.delete(n);
+        for (const [n, e] of this.#entries) {
+          if (e !== entry) continue;
+          const before = entry.replaced?.get(n);
+          if (before) this.#entries.set(n, before);
+          else this.#entries.delete(n);
+        }
         throw err;
       }
+      entry.pems = undefined;
+      entry.replaced = undefined;
     }
     return entry.context;
   }

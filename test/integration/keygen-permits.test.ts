@@ -56,14 +56,15 @@ describe('keygenConcurrency bounds RSA key generations across agents (Pebble)', 
   }
 
   it('an agent that dies holding the only permit hands it back: its restart and another domain still get keys', { timeout: 60_000 }, async () => {
-    // rsa4096: the key takes far longer than newOrder, so the first incarnation dies (process.exit in its
-    // thread, right after orderPlaced) while its key is being generated under the one permit. Alone, so
-    // no other agent holds the permit then: a permit that died with it would leave the restart waiting.
+    // rsa4096: the key (started once the order is placed) takes far longer than answering the challenge,
+    // so the first incarnation dies (process.exit in its thread, right after challengeAnswered) while its
+    // key is being generated under the one permit. Alone, so no other agent holds the permit then: a
+    // permit that died with it would leave the restart waiting.
     const sup = await h.supervisor({ keyType: 'rsa4096', keygenConcurrency: 1, agentEntry: CRASHING_AGENT });
     const restarts: string[] = [];
     sup.on('agent:restart', (e) => restarts.push(e.domain));
     try {
-      const crashed = 'crash-exit-orderplaced.keygen.example.test';
+      const crashed = 'crash-exit-challengeanswered.keygen.example.test';
       assert.equal((await sup.obtainCertificate(crashed)).names[0], crashed);
       assert.deepEqual(restarts, [crashed]);
       const next = 'after-crash.keygen.example.test';

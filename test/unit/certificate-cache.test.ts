@@ -92,13 +92,19 @@ describe('CertificateCache', () => {
     assert.deepEqual(c.names(), ['a.test', 'www.a.test']);
   });
 
-  it('a checked pair that TLS cannot use fails at its first get, typed, and is dropped', () => {
+  it('a checked pair that TLS cannot use fails at its first get, typed; its names go back to what it replaced', () => {
     const c = new CertificateCache();
     c.set(['a.test'], { fullchainPem: a1.certPem, keyPem: a1.keyPem });
+    const good = c.get('a.test');
     c.set(['a.test', 'b.test'], { fullchainPem: a1.certPem, keyPem: a2.keyPem }, { checked: true });
     assert.throws(() => c.get('b.test'), { code: 'ERR_INVALID_OPTION' });
-    assert.equal(c.get('a.test'), undefined, 'every name of the bad entry is gone');
-    assert.deepEqual(c.names(), []);
+    assert.equal(c.get('a.test'), good, 'the previous certificate is served again');
+    assert.equal(c.get('b.test'), undefined, 'a name that had none before has none again');
+    assert.deepEqual(c.names(), ['a.test']);
+    const fresh = new CertificateCache();
+    fresh.set(['x.test'], { fullchainPem: a1.certPem, keyPem: a2.keyPem }, { checked: true });
+    assert.throws(() => fresh.get('x.test'), { code: 'ERR_INVALID_OPTION' });
+    assert.deepEqual(fresh.names(), [], 'nothing to go back to: dropped');
     let failed: Error | null = null;
     c.set(['c.test'], { fullchainPem: a1.certPem, keyPem: a2.keyPem }, { checked: true });
     c.sniCallback('c.test', (err) => {

@@ -15,11 +15,11 @@ interface Api {
   hang(): Promise<never>;
 }
 
-function startWorker(deadlineMs: number) {
+function startWorker(deadlineMs: number, untimed?: string[]) {
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(new URL('../support/channel-worker.js', import.meta.url), { workerData: { port: port2 }, transferList: [port2] });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-  const api = connectApi<Api>(port1, { deadlineMs, exited, peer: 'test worker' });
+  const api = connectApi<Api>(port1, { deadlineMs, exited, peer: 'test worker', ...(untimed ? { untimed } : {}) });
   return { worker, api, exited };
 }
 
@@ -49,6 +49,21 @@ describe('cross-thread calls', () => {
       api.close();
       await worker.terminate();
     }
+  });
+
+  it('an untimed call outlives the deadline, and still rejects when the thread dies', async () => {
+    const { worker, api, exited } = startWorker(100, ['hang']);
+    let settled = false;
+    const pending = api.hang().finally(() => {
+      settled = true;
+    });
+    const rejected = assert.rejects(pending, (e: unknown) => e instanceof ActorExitedError && e.data.deadlineMs === undefined);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(settled, false, 'still waiting at 4x the deadline');
+    assert.equal(await api.echo('y'), 'echo:y', 'the other calls still work meanwhile');
+    await worker.terminate();
+    await exited;
+    await rejected;
   });
 
   it('a call pending when the thread dies rejects with ActorExitedError, and so do later calls', async () => {
