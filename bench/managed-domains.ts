@@ -4,7 +4,7 @@
  * the process's RSS, heap, OS threads and active handles; then restart the supervisor on the same store
  * and measure again once the schedule is rebuilt from the store (N certificates loaded, one timer).
  *
- *   npm run bench:managed -- [--domains 1000] [--agents 8] [--json FILE]
+ *   npm run bench:managed -- [--domains 1000] [--agents A] [--json FILE]   (--agents: maxConcurrentAgents, default the library's)
  *
  * Pebble runs with PEBBLE_VA_NOSLEEP=1 and its default 5% badNonce rejection. Everything listens on
  * 127.0.0.1 on free ports; the store is a temp directory, removed at the end.
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../src/net/free-port.js';
 import { startPebble } from '../src/pebble/pebble-server.js';
 import { Supervisor } from '../src/supervisor.js';
+import { DEFAULT_MAX_CONCURRENT_AGENTS } from '../src/options.js';
 import { ROOT } from './cell.js';
 
 interface Sample {
@@ -42,7 +43,7 @@ async function idle(sup: Supervisor, timeoutMs: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { domains: { type: 'string', default: '1000' }, agents: { type: 'string', default: '8' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { domains: { type: 'string', default: '1000' }, agents: { type: 'string', default: String(DEFAULT_MAX_CONCURRENT_AGENTS) }, json: { type: 'string' } } });
   const n = Number(values.domains);
   const agents = Number(values.agents);
   if (!Number.isInteger(n) || n < 1 || !Number.isInteger(agents) || agents < 1) throw new Error('--domains and --agents must be whole numbers >= 1');

@@ -207,6 +207,8 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     process.stderr.write(`\nbench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
+    // Pebble and the responder are stopped (main's cleanup); a run given up on may still hold sockets
+    // and timers of the tool that hung, which would keep the process alive.
+    process.exit(1);
   },
 );
