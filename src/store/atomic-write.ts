@@ -44,29 +44,21 @@ function tempName(path: string): string {
  * On failure the temp file is removed and the old `path` is untouched.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const dir = dirname(path);
   const tmp = tempName(path);
-  const fh = await open(tmp, 'wx', mode);
-  let ok = false;
+  await writeNewFile(tmp, data, mode); // removes the temp file if it fails
   try {
-    try {
-      await fh.chmod(mode);
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
     await rename(tmp, path);
-    ok = true;
-  } finally {
-    if (!ok) await rm(tmp, { force: true }).catch(() => undefined);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
   }
-  await syncDir(dir);
+  await syncDir(dirname(path));
 }
 
 /**
  * Writes a new file `path` durably but not atomically: created exclusively with `mode` from its first byte
- * (mode then set exactly, as writeFileAtomic does), written and fsynced, with no temp file and no rename.
+ * (`open(path, 'wx', mode)`), the mode then set exactly, written and fsynced; writeFileAtomic writes its
+ * temp file so.
  * For a directory that nothing reads until a later commit point (a new version of the certificate store,
  * published by one symlink rename): the caller fsyncs that directory once after all its files, instead of
  * a rename and a directory fsync per file. An existing `path` is an error (EEXIST); on failure the
