@@ -23,6 +23,11 @@ import { PROTOCOL_VERSION, type AgentApi, type AgentOutcome, type AgentTask, typ
 
 /** Deadline of one supervisor → agent call. */
 const AGENT_CALL_DEADLINE_MS = 10_000;
+/**
+ * How recent a deliberate end of a thread (killAgent, a deadline) must be to explain the death of a
+ * thread mate whose thread is not known yet: its tasks are rejected within milliseconds of the end.
+ */
+const COLLATERAL_WINDOW_MS = 2_000;
 
 export interface AgentChildDeps {
   options: FilledOptions;
@@ -172,7 +177,10 @@ export async function startAgentChild(deps: AgentChildDeps, job: Job, incarnatio
           return { kind: 'shutdown' };
         }
         // Its shared thread was ended for another agent (killAgent, a deadline): restarted, not counted.
-        const collateral = shared && !abort.signal.aborted && lastThreadId !== undefined && deps.pool.terminated(lastThreadId);
+        // An agent that had not yet said which thread it ran on is judged by the time: a thread was ended
+        // on purpose just now.
+        const collateral =
+          shared && !abort.signal.aborted && (lastThreadId !== undefined ? deps.pool.terminated(lastThreadId) : deps.pool.terminatedWithin(COLLATERAL_WINDOW_MS));
         const what = timedOut
           ? `did not finish within ${options.jobTimeoutMs} ms and was ended`
           : collateral

@@ -235,6 +235,16 @@ function wholeNumber(name: string, raw: unknown, dflt: number, min: number): num
   return raw;
 }
 
+/** The longest delay a Node timer keeps (a longer one fires after 1 ms, with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration in milliseconds that a timer will wait: a whole number from `min` to MAX_TIMER_MS (about 24.8 days). */
+function durationMs(name: string, raw: unknown, dflt: number, min: number): number {
+  const ms = wholeNumber(name, raw, dflt, min);
+  if (ms > MAX_TIMER_MS) bad(ErrorCode.invalidOption, `${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days), Node's longest timer`, { [name]: raw });
+  return ms;
+}
+
 /** Every option name, so a misspelt one (LEEC threw `invalid_leec_option`) is refused, not ignored. */
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'directoryUrl', 'caBundle', 'storeDir', 'keyType', 'contact', 'accountMode', 'externalAccountBinding', 'http01', 'maxConcurrentAgents',
@@ -265,8 +275,8 @@ function checkEab(raw: unknown, accountMode: string): { kid: string; macKey: str
 function checkBackoff(raw: unknown): { minMs: number; maxMs: number } {
   if (raw === undefined) return { minMs: 250, maxMs: 30_000 };
   const b = raw as { minMs?: unknown; maxMs?: unknown };
-  const minMs = wholeNumber('restartBackoffMs.minMs', b?.minMs, -1, 0);
-  const maxMs = wholeNumber('restartBackoffMs.maxMs', b?.maxMs, -1, 0);
+  const minMs = durationMs('restartBackoffMs.minMs', b?.minMs, -1, 0);
+  const maxMs = durationMs('restartBackoffMs.maxMs', b?.maxMs, -1, 0);
   if (minMs < 0 || maxMs < minMs) bad(ErrorCode.invalidOption, 'restartBackoffMs needs minMs <= maxMs, both >= 0', { restartBackoffMs: raw });
   return { minMs, maxMs };
 }
@@ -453,12 +463,12 @@ export function fillOptions(o: SupervisorOptions): FilledOptions {
     agentsPerThread: wholeNumber('agentsPerThread', o.agentsPerThread, defaultAgentsPerThread(maxConcurrentAgents, availableParallelism()), 1),
     keygenConcurrency: wholeNumber('keygenConcurrency', o.keygenConcurrency, defaultKeygenConcurrency(process.env), 1),
     maxAgentRestarts: wholeNumber('maxAgentRestarts', o.maxAgentRestarts, 3, 0),
-    restartPeriodMs: wholeNumber('restartPeriodMs', o.restartPeriodMs, 600_000, 1),
+    restartPeriodMs: durationMs('restartPeriodMs', o.restartPeriodMs, 600_000, 1),
     restartBackoffMs: checkBackoff(o.restartBackoffMs),
-    jobTimeoutMs: wholeNumber('jobTimeoutMs', o.jobTimeoutMs, 900_000, 1),
-    httpTimeoutMs: wholeNumber('httpTimeoutMs', o.httpTimeoutMs, 30_000, 1),
-    pollTimeoutMs: wholeNumber('pollTimeoutMs', o.pollTimeoutMs, 300_000, 1),
-    pollInitialMs: wholeNumber('pollInitialMs', o.pollInitialMs, 250, 1),
+    jobTimeoutMs: durationMs('jobTimeoutMs', o.jobTimeoutMs, 900_000, 1),
+    httpTimeoutMs: durationMs('httpTimeoutMs', o.httpTimeoutMs, 30_000, 1),
+    pollTimeoutMs: durationMs('pollTimeoutMs', o.pollTimeoutMs, 300_000, 1),
+    pollInitialMs: durationMs('pollInitialMs', o.pollInitialMs, 250, 1),
     logger: checkLogger(o.logger),
     agentEntry: checkAgentEntry(o.agentEntry),
     preferredChain: checkPreferredChain(o.preferredChain),

@@ -27,8 +27,8 @@ const ENDED_KEPT = 256;
 
 export class WorkerPool<Task, Result> {
   readonly #pool: Piscina<Task, Result>;
-  /** Thread ids this pool terminated (terminateThread), most recent last. */
-  readonly #ended = new Set<number>();
+  /** Thread ids this pool terminated (terminateThread) → when (Date.now()), most recent last. */
+  readonly #ended = new Map<number, number>();
 
   /** Tasks a thread runs at once. */
   readonly tasksPerThread: number;
@@ -58,8 +58,8 @@ export class WorkerPool<Task, Result> {
   async terminateThread(threadId: number): Promise<boolean> {
     const worker = this.#pool.threads.find((w) => w.threadId === threadId);
     if (!worker) return false;
-    this.#ended.add(threadId);
-    if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.values().next().value!);
+    this.#ended.set(threadId, Date.now());
+    if (this.#ended.size > ENDED_KEPT) this.#ended.delete(this.#ended.keys().next().value!);
     await worker.terminate();
     return true;
   }
@@ -67,6 +67,16 @@ export class WorkerPool<Task, Result> {
   /** True when `threadId` died because terminateThread ended it (not by a crash of its own). */
   terminated(threadId: number): boolean {
     return this.#ended.has(threadId);
+  }
+
+  /**
+   * True when terminateThread ended some thread within the last `ms`: for a task whose thread is not
+   * known (it had not said yet), the likely cause of its thread's death.
+   */
+  terminatedWithin(ms: number): boolean {
+    const since = Date.now() - ms;
+    for (const at of this.#ended.values()) if (at >= since) return true;
+    return false;
   }
 
   get threads(): number {

@@ -128,5 +128,25 @@ describe('agents sharing worker threads (agentsPerThread)', { timeout: 120_000 }
     assert.ok(restarted.has(names[0]!) && restarted.has(names[2]!), 'the mates restarted on a new thread');
     await sup.shutdown();
   });
+
+  it('killed as it starts, before its mates have said which thread they are on: the mates are still not counted', async () => {
+    const sup = await h.supervisor({ maxConcurrentAgents: 6, agentsPerThread: 6, maxAgentRestarts: 0, autoRenew: false });
+    const gaveUp: string[] = [];
+    sup.on('domain:gave-up', (e) => gaveUp.push(e.domain));
+    const names = Array.from({ length: 6 }, (_, i) => `early-kill${i}.example.test`);
+    let killed: Promise<boolean> | undefined;
+    sup.on('state', (e) => {
+      // The first report of the first agent: its mates on the thread have not reported yet, or just.
+      if (e.domain === names[0] && e.state === 'idle' && e.incarnation === 0) killed = sup.killAgent(names[0]!);
+    });
+    try {
+      const outcomes = await Promise.allSettled(names.map((d) => sup.obtainCertificate(d)));
+      assert.equal(await killed, true);
+      assert.deepEqual(gaveUp, [names[0]], 'only the killed agent gave up');
+      assert.deepEqual(outcomes.slice(1).map((o) => o.status), ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+    } finally {
+      await sup.shutdown();
+    }
+  });
 });
 

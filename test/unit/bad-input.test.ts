@@ -92,6 +92,10 @@ describe('bad options are refused before any request', () => {
     assert.equal(defaultAgentsPerThread(50, 2), 25);
     assert.equal(defaultAgentsPerThread(50, 64), 1);
     assert.equal(defaultAgentsPerThread(7, 2), 4);
+    for (const [option, value] of [['httpTimeoutMs', 2 ** 31], ['jobTimeoutMs', 1e12], ['pollTimeoutMs', 2 ** 31]] as const) {
+      assert.throws(() => fillOptions({ directoryUrl: 'https://ca.example/dir', storeDir, [option]: value }), { code: ErrorCode.invalidOption }, `${option} past Node's longest timer`);
+    }
+    assert.equal(fillOptions({ directoryUrl: 'https://ca.example/dir', storeDir, jobTimeoutMs: 2 ** 31 - 1 }).jobTimeoutMs, 2 ** 31 - 1);
     for (const keygenConcurrency of [0, 1.5, -2]) {
       assert.throws(() => fillOptions({ directoryUrl: 'https://ca.example/dir', storeDir, keygenConcurrency }), { code: ErrorCode.invalidOption });
     }
