@@ -1,10 +1,14 @@
 /**
- * Free loopback port allocation for test fixtures (Pebble, challtestsrv, responders): ask the kernel
- * for port 0 and read what it chose. It is not a reservation: another process may still take the port
+ * Free loopback port allocation for test fixtures (Pebble, challtestsrv, responders): a random port
+ * below the kernel's ephemeral range that can be bound, else (none found) port 0's choice. Below the
+ * range, because the kernel also hands ephemeral ports to outgoing connections: a port it chose for us
+ * and we released could become the local end of some client's connection before our server binds it.
+ * It is not a reservation: another process may still take the port
  * before the caller binds it, so callers that can retry on EADDRINUSE should. Nothing is remembered
  * between calls: two separate calls may return the same port (use {@link freePorts} for distinct ones).
  */
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** Options for {@link freePort} and {@link freePorts}. */
@@ -53,12 +57,42 @@ interface Held {
   release(): Promise<void>;
 }
 
+/** The lowest port of the kernel's ephemeral range (Linux: ip_local_port_range; else IANA's 49152). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 1024) return low;
+  } catch {
+    // not Linux, or no procfs
+  }
+  return 49152;
+}
+
+/** Ports tried below the ephemeral range, from here up. */
+const LOWEST_PICKED = 10_000;
+
+/** A listening TCP server on a random port below the ephemeral range, or undefined when none bound. */
+async function listenBelowEphemeral(host: string, exclude: ReadonlySet<number>): Promise<net.Server | undefined> {
+  const high = ephemeralLow() - 1;
+  if (high <= LOWEST_PICKED) return undefined;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = LOWEST_PICKED + Math.floor(Math.random() * (high - LOWEST_PICKED + 1));
+    if (exclude.has(port)) continue;
+    try {
+      return await listenTcp(host, port);
+    } catch {
+      // taken: try another
+    }
+  }
+  return undefined;
+}
+
 /** Holds one free port (TCP, plus UDP when asked) open until `release()`. */
 async function holdPort(host: string, opts: FreePortOptions, exclude: ReadonlySet<number>): Promise<Held> {
   const rejected: net.Server[] = [];
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const srv = await listenTcp(host, 0);
+      const srv = (await listenBelowEphemeral(host, exclude)) ?? (await listenTcp(host, 0));
       const addr = srv.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
       if (port === 0 || exclude.has(port)) {

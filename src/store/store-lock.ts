@@ -3,7 +3,7 @@
  * Two supervisors writing one store would prune each other's certificate versions. A lock whose PID is
  * no longer alive (a crashed process) is taken over. Not a distributed lock: one machine only.
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, StoreError } from '../errors.js';
 import { ensureDir } from './atomic-write.js';
@@ -18,6 +18,18 @@ function alive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** How long an empty lock file counts as being written by a supervisor that is starting. */
+const EMPTY_LOCK_GRACE_MS = 5_000;
+
+/** Milliseconds since the lock file was last modified; Infinity when it is gone. */
+async function lockAgeMs(path: string): Promise<number> {
+  try {
+    return Date.now() - (await stat(path)).mtimeMs;
+  } catch {
+    return Number.POSITIVE_INFINITY;
   }
 }
 
@@ -41,7 +53,13 @@ export async function lockStore(root: string): Promise<StoreLock> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new StoreError(ErrorCode.store, `cannot create the store lock ${path}: ${(e as Error).message}`, { step: 'store', cause: e, data: { path } });
       }
-      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      const text = (await readFile(path, 'utf8').catch(() => '')).trim();
+      // Created but not yet written (another supervisor is taking it this very moment): taken, unless it
+      // stayed empty long enough to be a crash between the two steps.
+      if (text === '' && (await lockAgeMs(path)) < EMPTY_LOCK_GRACE_MS) {
+        throw new StoreError(ErrorCode.storeLocked, `the store ${root} is being locked by another supervisor; one supervisor per store`, { step: 'store', data: { path } });
+      }
+      const owner = Number(text);
       if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
         throw new StoreError(ErrorCode.storeLocked, `the store ${root} is in use by process ${owner}; one supervisor per store`, {
           step: 'store',
