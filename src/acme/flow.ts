@@ -92,11 +92,8 @@ export interface IssuedCertificate {
   requests: number;
   /** The worker thread that ran the agent (0 when run on the main thread). */
   threadId: number;
-  /**
-   * keygenMs: generating the certificate key; keygenStartMs: from the flow's start to that generation's
-   * start (waiting for a keygen slot included); totalMs: the whole flow.
-   */
-  timings: { keygenMs: number; keygenStartMs: number; totalMs: number };
+  /** keygenMs: generating the certificate key (not the wait for a keygen slot); totalMs: the whole flow. */
+  timings: { keygenMs: number; totalMs: number };
 }
 
 /** §9.7.7 / RFC 8738: an IP literal is an `ip` identifier, anything else `dns`. */
@@ -127,7 +124,7 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
   // synchronous) do not use; `keygenSlot` bounds how many key generations the supervisor's agents run at
   // once, so the pool keeps a thread for the store's writes. A flow that fails settles its key first, so
   // no generation outlives it (and its slot).
-  const keygen = { ms: 0, startMs: 0 };
+  let keygenMs = 0;
   const keygenGivenUp = new AbortController();
   let keyPromise: Promise<{ pem: string; key: KeyObject }> | undefined;
   const startKeygen = (): Promise<{ pem: string; key: KeyObject }> => {
@@ -136,12 +133,9 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
     keyPromise = resumed !== undefined
       ? Promise.resolve().then(() => ({ pem: resumed, key: loadPrivateKey(resumed) }))
       : generateWithin(hooks.keygenSlot, req.keyType, keygenGivenUp.signal, {
-          started: (at) => {
-            keygen.startMs = at - started;
-            hooks.milestone?.('keygenStarted');
-          },
-          done: (at) => {
-            keygen.ms = at - started - keygen.startMs;
+          started: () => hooks.milestone?.('keygenStarted'),
+          done: (ms) => {
+            keygenMs = ms;
             hooks.milestone?.('keyGenerated');
           },
         }).then((k) => ({ pem: k.privateKeyPem, key: k.privateKey }));
@@ -221,27 +215,28 @@ export async function obtainCertificate(client: AcmeClient, req: ObtainRequest, 
       challengesAnswered,
       requests: client.requestCount - requestsAtStart,
       threadId,
-      timings: { keygenMs: keygen.ms, keygenStartMs: keygen.startMs, totalMs: Date.now() - started },
+      timings: { keygenMs, totalMs: Date.now() - started },
     };
   }
 }
 
 /**
  * A key pair of `keyType`, generated once `slot` (when given) grants a place (a wait given up when
- * `givenUp` aborts); `at.started` and `at.done` get the times (Date.now()) the generation itself starts
- * and ends, the latter before the place is released.
+ * `givenUp` aborts); `on.started` is told when the generation itself starts, `on.done` how long it took,
+ * before the place is released.
  */
 async function generateWithin(
   slot: FlowHooks['keygenSlot'],
   keyType: KeyType,
   givenUp: AbortSignal,
-  at: { started(at: number): void; done(at: number): void },
+  on: { started(): void; done(ms: number): void },
 ): Promise<Awaited<ReturnType<typeof generateKeyPair>>> {
   const release = slot ? await slot(keyType, givenUp) : undefined;
   try {
-    at.started(Date.now());
+    const t = Date.now();
+    on.started();
     const pair = await generateKeyPair(keyType);
-    at.done(Date.now());
+    on.done(Date.now() - t);
     return pair;
   } finally {
     release?.();
